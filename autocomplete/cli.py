@@ -1,0 +1,194 @@
+"""The command line: parse, call one core function, render with rich. Nothing here imports TensorFlow."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from autocomplete import store
+from autocomplete.errors import AutocompleteError, UsageError
+
+app = typer.Typer(
+    help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="List the trained models, or remove one.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+MAX_TOP_K = 1000
+
+
+def consoles() -> tuple[Console, Console]:
+    """(stdout, stderr) consoles; made per call so tests' redirected streams are honoured."""
+    return Console(), Console(stderr=True)
+
+
+def friendly_errors(command):
+    """Turn the project's errors into one line on stderr and a non-zero exit; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except AutocompleteError as error:
+            Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True)
+            raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+        except KeyboardInterrupt:
+            Console(stderr=True).print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:  # `autocomplete predict --stdin | head`
+            sys.stderr.close()
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def check_top_k(top_k: int) -> int:
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise UsageError(f"--top-k must be between 1 and {MAX_TOP_K} (got {top_k})")
+    return top_k
+
+
+@app.command()
+@friendly_errors
+def train(
+    files: Annotated[list[Path] | None, typer.Argument(help="Text files to learn from (default: the bundled corpus).", show_default=False)] = None,
+    name: Annotated[str | None, typer.Option(help="Model name (default: the first file's stem).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,
+    preset: Annotated[str, typer.Option(help="Starting sizes: 'default', or 'tiny' for the course's 8/8/8 model.")] = "default",
+    context: Annotated[int | None, typer.Option(help="Words of context in, the next word out. [default: 2]", show_default=False)] = None,
+    embedding_dim: Annotated[int | None, typer.Option(help="Embedding size.", show_default=False)] = None,
+    units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=False)] = None,
+    hidden: Annotated[int | None, typer.Option(help="Units of the relu layer before the softmax.", show_default=False)] = None,
+    dropout: Annotated[float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)] = None,
+    patience: Annotated[int | None, typer.Option(help="Epochs without a better validation loss before stopping.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per step.", show_default=False)] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam's learning rate.", show_default=False)] = None,
+    val_split: Annotated[float | None, typer.Option(help="Share of the corpus (its tail) held out for validation, in (0, 0.5].", show_default=False)] = None,
+    max_vocab: Annotated[int | None, typer.Option(help="Most words in the vocabulary.", show_default=False)] = None,
+    min_count: Annotated[int | None, typer.Option(help="Fewest occurrences for a word to enter the vocabulary.", show_default=False)] = None,
+    ngram: Annotated[bool | None, typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)] = None,
+) -> None:
+    """Learn a next-word model from text files and save it in the model store."""
+    from autocomplete import bundled, config, render
+    from autocomplete.train import train as run_training
+
+    out, _ = consoles()
+    settings = config.preset(
+        preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
+        epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate, val_split=val_split,
+        max_vocab=max_vocab, min_count=min_count, ngram=ngram, seed=seed,
+    )  # fmt: skip
+    if not files:
+        files = [bundled.default_corpus()]
+        out.print(f"Training on the bundled corpus [bold]{files[0].name}[/bold]")
+    reporter = render.RichReporter(out)
+    try:
+        result = run_training(files, settings, name=name, force=force, reporter=reporter)
+    finally:
+        reporter.close()
+    out.print(render.training_summary(result))
+    out.print(f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] or [bold]autocomplete repl[/bold]')
+
+
+def _example_prompt() -> str:
+    return "the "
+
+
+@app.command()
+@friendly_errors
+def predict(
+    text: Annotated[str | None, typer.Argument(help="What has been typed so far; a trailing partial word is completed.", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many suggestions.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per answer.")] = False,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Answer each line of standard input as it arrives.")] = False,
+) -> None:
+    """Suggest the next word, or complete the word being typed."""
+    from autocomplete.suggest import suggest
+
+    check_top_k(top_k)
+    if stdin == (text is not None):
+        raise UsageError("give either TEXT or --stdin (one text per line)")
+    info, predictor = store.load(model)
+    if stdin:
+        _predict_stream(predictor, info.name, top_k, as_json)
+        return
+    answer = suggest(text, predictor, top_k)
+    if as_json:
+        sys.stdout.write(json.dumps({**answer.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
+        return
+    from autocomplete import render
+
+    out, _ = consoles()
+    chosen = "" if model else " (most recent)"
+    out.print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
+
+
+def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
+    """The scripting interface: plain writes, flushed per answer (rich would cost more than the model)."""
+    from autocomplete.suggest import suggest
+
+    write, flush = sys.stdout.write, sys.stdout.flush
+    for line in sys.stdin:
+        answer = suggest(line[:-1] if line.endswith("\n") else line, predictor, top_k)
+        if as_json:
+            write(json.dumps({**answer.to_json(), "model": model_name}, ensure_ascii=False) + "\n")
+        else:
+            write("\t".join(s.word for s in answer.items) + "\n")
+        flush()
+
+
+@models_app.callback()
+@friendly_errors
+def models(ctx: typer.Context) -> None:
+    """List the trained models (the default one is the most recently trained)."""
+    if ctx.invoked_subcommand:
+        return
+    from autocomplete import render
+
+    out, _ = consoles()
+    infos = store.list_models()
+    if not infos:
+        out.print(f"No models yet in {store.models_dir()}. Train one: [bold]autocomplete train FILE[/bold]")
+        return
+    default = next((i.name for i in infos if not i.problem), None)
+    out.print(render.models_table(infos, default))
+
+
+@models_app.command("rm")
+@friendly_errors
+def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")]) -> None:
+    """Remove a model from the store."""
+    path = store.remove(name)
+    consoles()[0].print(f"Removed model [bold]{name}[/bold] ({path})")
+
+
+@app.command()
+@friendly_errors
+def repl(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Suggestions shown.")] = 5,
+    vi: Annotated[bool, typer.Option("--vi", help="Vi key bindings (default: Emacs).")] = False,
+    complete_while_typing: Annotated[bool, typer.Option("--complete-while-typing/--no-complete-while-typing", help="Pop the completion menu up while typing (F2 toggles).")] = False,
+    train_default: Annotated[bool, typer.Option("--train-default", help="With no model yet, train the bundled corpus first.")] = False,
+) -> None:
+    """Type with live next-word suggestions, Tab completion and ghost text."""
+    from autocomplete.repl.app import run
+
+    check_top_k(top_k)
+    run(model=model, top_k=top_k, vi=vi, complete_while_typing=complete_while_typing, train_default=train_default)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,68 @@
+"""Training hyper-parameters: one dataclass with the defaults in code, saved in every model's meta.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from autocomplete.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    context: int = 2  # words in, the next word out
+    embedding_dim: int = 64
+    units: int = 128  # LSTM units
+    hidden: int = 128  # the relu Dense layer between the LSTM and the softmax
+    dropout: float = 0.3
+    epochs: int = 20  # the most; early stopping on validation loss usually ends sooner
+    patience: int = 2
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    val_split: float = 0.1
+    max_vocab: int = 20000
+    min_count: int = 1
+    ngram: bool = True  # mix the LSTM with a Kneser-Ney n-gram, weight chosen on the validation part
+    seed: int = 0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validated(self) -> TrainConfig:
+        """Self, or a UsageError naming the first option out of range."""
+        at_least_one = ("context", "embedding_dim", "units", "hidden", "epochs", "batch_size", "max_vocab", "min_count")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
+        limits = {"context": 16, "embedding_dim": 4096, "units": 4096, "hidden": 4096, "epochs": 10000,
+                  "batch_size": 65536, "max_vocab": 1_000_000}  # fmt: skip
+        for name, limit in limits.items():
+            if getattr(self, name) > limit:
+                raise UsageError(f"--{name.replace('_', '-')} must be at most {limit} (got {getattr(self, name)})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
+        if not 0.0 < self.val_split <= 0.5:
+            raise UsageError(f"--val-split must be in (0, 0.5] (got {self.val_split})")
+        if not 0.0 < self.learning_rate <= 1.0:
+            raise UsageError(f"--learning-rate must be in (0, 1] (got {self.learning_rate})")
+        if self.patience < 0:
+            raise UsageError(f"--patience must be 0 or more (got {self.patience})")
+        return self
+
+
+# The course's classroom sizes, kept to reproduce it: embedding 8 -> LSTM 8 -> Dense 8, no dropout, no n-gram.
+PRESETS = {
+    "default": TrainConfig(),
+    "tiny": TrainConfig(embedding_dim=8, units=8, hidden=8, dropout=0.0, ngram=False),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return replace(PRESETS[name], **given).validated()

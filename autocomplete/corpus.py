@@ -1,0 +1,102 @@
+"""Reading corpus files: checked, streamed line by line, decoded as UTF-8 with bad bytes counted."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from autocomplete.errors import CorpusError
+from autocomplete.text import BOUNDARY, tokenize_lines
+
+MAX_CORPUS_BYTES = 256 * 1024 * 1024  # ~45M words: far more than a 2-core machine trains in reasonable time
+_SNIFF_BYTES = 64 * 1024
+_CHUNK = 1 << 20
+
+
+@dataclass
+class CorpusFile:
+    """One checked corpus file; `sha256` and `replaced` (bad bytes) are filled in as it is read."""
+
+    path: Path
+    size: int
+    encoding: str
+    sha256: str = ""
+    replaced: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def check_file(path: Path) -> CorpusFile:
+    """Refuse anything that is not a readable, non-empty text file under the size limit."""
+    if not path.exists():
+        raise CorpusError(f"corpus file not found: {path}")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a directory: give the text files inside it instead")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+    if size == 0 or not head.strip():
+        raise CorpusError(f"{path} is empty: give a text file with some words in it")
+    if size > MAX_CORPUS_BYTES:
+        raise CorpusError(
+            f"{path} is {size / 2**20:,.0f} MiB, over the {MAX_CORPUS_BYTES // 2**20} MiB limit: "
+            f"train on a part of it (e.g. head -c 200M)"
+        )
+    encoding = _sniff_encoding(path, head)
+    return CorpusFile(path, size, encoding)
+
+
+def _sniff_encoding(path: Path, head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise CorpusError(f"{path} is not a text file (it contains NUL bytes): give a UTF-8 text file")
+    sample = head.decode("utf-8", errors="replace")
+    if len(head) == _SNIFF_BYTES:  # the cut may split a character: ignore the last few bytes
+        sample = sample[:-3]
+    if sample.count("\ufffd") > 0.1 * max(len(sample), 1):
+        raise CorpusError(f"{path} is not UTF-8 text (most of it does not decode): convert it to UTF-8 first")
+    return "utf-8"
+
+
+def read_lines(corpus_file: CorpusFile) -> Iterator[str]:
+    """The file's lines, decoded; counts replaced bytes and computes the sha256 as it goes."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(corpus_file.encoding)(errors="replace")
+    replaced, pending = 0, ""
+    try:
+        with corpus_file.path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+                text = pending + decoder.decode(chunk)
+                replaced += text.count("\ufffd") - pending.count("\ufffd")
+                lines = text.split("\n")
+                pending = lines.pop()
+                yield from lines
+            tail = decoder.decode(b"", final=True)
+            replaced += tail.count("\ufffd")
+            yield pending + tail
+    except OSError as e:
+        raise CorpusError(f"cannot read {corpus_file.path}: {e.strerror or e}") from None
+    corpus_file.sha256 = digest.hexdigest()
+    corpus_file.replaced = replaced
+
+
+def read_tokens(files: list[CorpusFile]) -> Iterator[str]:
+    """All the files' tokens in order; each file ends with a boundary so sentences never run across files."""
+    for corpus_file in files:
+        last = BOUNDARY
+        for last in tokenize_lines(read_lines(corpus_file)):
+            yield last
+        if last != BOUNDARY:
+            yield BOUNDARY

@@ -1,0 +1,142 @@
+"""The interactive path's predictor: the LSTM's forward pass in numpy, mixed with the Kneser-Ney n-gram.
+
+No TensorFlow here: a keystroke costs a fraction of a millisecond, not a 2 s import and a 35 ms
+`model.predict`. A test holds `lstm_probs` equal to the Keras model to 1e-5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from autocomplete.ngram import KneserNey
+from autocomplete.vocab import Vocabulary
+
+# The names of the arrays in weights.npz, in the order of the Keras layers' weights.
+WEIGHT_NAMES = (
+    "embedding",  # (V, E)
+    "lstm_kernel",  # (E, 4H), gates in Keras order: input, forget, candidate, output
+    "lstm_recurrent",  # (H, 4H)
+    "lstm_bias",  # (4H,)
+    "hidden_kernel",  # (H, D)
+    "hidden_bias",  # (D,)
+    "output_kernel",  # (D, V)
+    "output_bias",  # (V,)
+)
+
+
+@dataclass(frozen=True)
+class LstmWeights:
+    embedding: np.ndarray
+    lstm_kernel: np.ndarray
+    lstm_recurrent: np.ndarray
+    lstm_bias: np.ndarray
+    hidden_kernel: np.ndarray
+    hidden_bias: np.ndarray
+    output_kernel: np.ndarray
+    output_bias: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, arrays) -> LstmWeights:
+        return cls(**{name: np.asarray(arrays[name], dtype=np.float32) for name in WEIGHT_NAMES})
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in WEIGHT_NAMES}
+
+    @property
+    def vocab_size(self) -> int:
+        return self.embedding.shape[0]
+
+    def check_shapes(self) -> None:
+        """Raise ValueError if the arrays do not chain into one network."""
+        (v, e), (e2, h4), (h, h4b) = self.embedding.shape, self.lstm_kernel.shape, self.lstm_recurrent.shape
+        d = self.hidden_kernel.shape[1]
+        ok = (
+            e == e2 and h4 == h4b == 4 * h and self.lstm_bias.shape == (4 * h,)
+            and self.hidden_kernel.shape == (h, d) and self.hidden_bias.shape == (d,)
+            and self.output_kernel.shape == (d, v) and self.output_bias.shape == (v,)
+        )  # fmt: skip
+        if not ok:
+            raise ValueError("the weight arrays' shapes do not fit together")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # overflow-free form of 1 / (1 + exp(-x))
+
+
+def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
+    """Softmax over the vocabulary after reading the context: (context,) -> (V,), or (batch, context) -> (batch, V)."""
+    units = w.lstm_recurrent.shape[0]
+    inputs = w.embedding[np.asarray(context_ids, dtype=np.int64)] @ w.lstm_kernel + w.lstm_bias  # (..., N, 4H)
+    h = np.zeros(inputs.shape[:-2] + (units,), np.float32)
+    c = np.zeros_like(h)
+    for t in range(inputs.shape[-2]):
+        z = inputs[..., t, :] + h @ w.lstm_recurrent
+        i, f = _sigmoid(z[..., :units]), _sigmoid(z[..., units : 2 * units])
+        g, o = np.tanh(z[..., 2 * units : 3 * units]), _sigmoid(z[..., 3 * units :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    hidden = np.maximum(h @ w.hidden_kernel + w.hidden_bias, 0.0)
+    logits = hidden @ w.output_kernel + w.output_bias
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Predictor:
+    """p(next word | context) from the LSTM and the n-gram, mixed: lstm_weight * LSTM + (1 - lstm_weight) * KN.
+
+    `next_word_probs` is what every consumer (predict, the REPL, evaluate) calls; answers are cached
+    by context, and the cached arrays are read-only.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        context_size: int,
+        lstm: LstmWeights | None = None,
+        ngram: KneserNey | None = None,
+        lstm_weight: float = 1.0,
+        cache_size: int = 512,
+    ):
+        if lstm is None and ngram is None:
+            raise ValueError("a predictor needs an LSTM, an n-gram model or both")
+        self.vocab, self.context_size = vocab, context_size
+        self.lstm, self.ngram = lstm, ngram
+        self.lstm_weight = 1.0 if ngram is None else 0.0 if lstm is None else float(lstm_weight)
+        self._cached = lru_cache(maxsize=cache_size)(self._compute)
+
+    def next_word_probs(self, context_ids) -> np.ndarray:
+        """p(. | the last context_size ids), shape (V,), float64, read-only."""
+        return self._cached(tuple(int(i) for i in context_ids)[-self.context_size :])
+
+    def uncached_probs(self, context_ids) -> np.ndarray:
+        return self._compute(tuple(int(i) for i in context_ids)[-self.context_size :])
+
+    def batch_probs(self, contexts: np.ndarray) -> np.ndarray:
+        """Uncached p(. | context) for many contexts at once: (batch, context_size) -> (batch, V), float64."""
+        lam = self.lstm_weight
+        out = np.zeros((len(contexts), len(self.vocab)))
+        if lam < 1.0:
+            out[:] = [self.ngram.next_word_probs(c) for c in contexts]
+            out *= 1.0 - lam
+        if lam > 0.0:
+            out += lam * lstm_probs(self.lstm, contexts)
+        return out
+
+    def clear_cache(self) -> None:
+        self._cached.cache_clear()
+
+    def _compute(self, context: tuple[int, ...]) -> np.ndarray:
+        lam = self.lstm_weight
+        if lam >= 1.0:
+            probs = lstm_probs(self.lstm, context).astype(np.float64)
+        elif lam <= 0.0:
+            probs = self.ngram.next_word_probs(context)
+        else:
+            probs = self.ngram.next_word_probs(context)
+            probs *= 1.0 - lam
+            probs += lam * lstm_probs(self.lstm, context)
+        probs.flags.writeable = False
+        return probs

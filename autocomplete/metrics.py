@@ -1,0 +1,69 @@
+"""Next-word scores over a token-id stream: perplexity and top-k accuracy, as `evaluate` and training report them.
+
+Only real words are scored as targets: a target that is the unknown marker is counted (its share is
+reported) but not scored, and sentence boundaries are neither. Top-k ranks a word among real words,
+as the user sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from autocomplete.vocab import BOUNDARY_ID, UNKNOWN_ID
+
+FIRST_WORD_ID = 3  # ids below are the markers
+TOP_KS = (1, 3, 5)
+
+
+def windows(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every run of context+1 ids as (contexts (n, context), targets (n,)): the course's sliding windows."""
+    ids = np.asarray(ids, dtype=np.int32)
+    if len(ids) <= context:
+        return np.zeros((0, context), np.int32), np.zeros(0, np.int32)
+    view = np.lib.stride_tricks.sliding_window_view(ids, context + 1)
+    return view[:, :context], view[:, context]
+
+
+@dataclass(frozen=True)
+class NextWordScores:
+    words: int  # targets scored (real words in the vocabulary)
+    unknown: int  # targets that were out of the vocabulary
+    perplexity: float
+    top1: float
+    top3: float
+    top5: float
+
+    @property
+    def unknown_share(self) -> float:
+        return self.unknown / max(self.words + self.unknown, 1)
+
+    def to_json(self) -> dict:
+        return {
+            "words": self.words, "unknown": self.unknown, "unknown_share": self.unknown_share,
+            "perplexity": self.perplexity, "top1": self.top1, "top3": self.top3, "top5": self.top5,
+        }  # fmt: skip
+
+
+def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 256) -> NextWordScores:
+    """Score `batch_probs(contexts) -> (n, V)` on the windows (contexts (n, N), targets (n,))."""
+    unknown = int((targets == UNKNOWN_ID).sum())
+    keep = targets >= FIRST_WORD_ID
+    contexts, targets = contexts[keep], targets[keep]
+    log_sum, hits = 0.0, np.zeros(len(TOP_KS), np.int64)
+    for start in range(0, len(targets), batch):
+        probs = np.array(batch_probs(contexts[start : start + batch]), dtype=np.float64)
+        y = targets[start : start + batch]
+        p = probs[np.arange(len(y)), y]
+        log_sum += float(np.log(np.maximum(p, 1e-300)).sum())
+        probs[:, :FIRST_WORD_ID] = 0.0  # markers are never suggested
+        rank = (probs > p[:, None]).sum(axis=1)  # 0 = best
+        hits += [(rank < k).sum() for k in TOP_KS]
+    n = len(targets)
+    top = hits / max(n, 1)
+    perplexity = float(np.exp(-log_sum / n)) if n else float("nan")
+    return NextWordScores(n, unknown, perplexity, *map(float, top))
+
+
+assert BOUNDARY_ID < FIRST_WORD_ID and UNKNOWN_ID < FIRST_WORD_ID

@@ -1,0 +1,35 @@
+"""The Keras model: Embedding -> LSTM -> Dense(relu) -> Dense(softmax), as in the course. Imports Keras: training only."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autocomplete.config import TrainConfig
+from autocomplete.inference import LstmWeights
+
+
+def build_model(vocab_size: int, config: TrainConfig):
+    """An uncompiled Keras model: int ids (batch, context) -> next-word probabilities (batch, V)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(config.context,), dtype="int32", name="context_ids")
+    x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(inputs)
+    x = layers.LSTM(config.units, name="lstm")(x)
+    if config.dropout:
+        x = layers.Dropout(config.dropout)(x)
+    x = layers.Dense(config.hidden, activation="relu", name="hidden")(x)
+    if config.dropout:
+        x = layers.Dropout(config.dropout)(x)
+    outputs = layers.Dense(vocab_size, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="next_word")
+
+
+def export_weights(model) -> LstmWeights:
+    """The numbers the numpy forward pass needs, taken from the Keras layers by name."""
+    get = lambda name: [np.asarray(w, dtype=np.float32) for w in model.get_layer(name).get_weights()]  # noqa: E731
+    (embedding,) = get("embedding")
+    kernel, recurrent, bias = get("lstm")
+    hidden_kernel, hidden_bias = get("hidden")
+    output_kernel, output_bias = get("output")
+    return LstmWeights(embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias)

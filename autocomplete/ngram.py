@@ -1,0 +1,123 @@
+"""Interpolated Kneser-Ney n-gram model (one discount), over the same token ids as the LSTM.
+
+p(w | ctx) = max(c(ctx w) - d, 0) / c(ctx) + d * N1+(ctx .) / c(ctx) * p(w | ctx[1:])
+where c() are raw counts at the highest order and continuation counts N1+(. ctx w) below it, and the
+lowest order is the continuation unigram N1+(. w) / N1+(. .). This is nltk's
+KneserNeyInterpolated (tests hold them equal), computed for the whole vocabulary at once, except that
+it stays normalised where nltk does not (see _group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The followers of every context of one length, grouped by context (sorted by key)."""
+
+    keys: np.ndarray  # (contexts,) int64 context keys, sorted
+    starts: np.ndarray  # (contexts + 1,) int64 offsets into ids/vals
+    ids: np.ndarray  # (pairs,) int32 follower word ids
+    vals: np.ndarray  # (pairs,) float64 counts (raw at the top level, continuation below)
+    totals: np.ndarray  # (contexts,) float64 sum of vals per context
+    types: np.ndarray  # (contexts,) float64 distinct followers per context
+
+
+class KneserNey:
+    """Call `next_word_probs(context_ids)` for p(. | context) over the whole vocabulary, shape (V,)."""
+
+    def __init__(self, vocab_size: int, order: int, discount: float, unigram: np.ndarray, levels: list[_Level]):
+        self.vocab_size, self.order, self.discount = vocab_size, order, discount
+        self.unigram = unigram  # (V,) continuation unigram probabilities
+        self.levels = levels  # levels[m - 1] holds contexts of m words, m = 1 .. order - 1
+
+    @classmethod
+    def fit(cls, ids: np.ndarray, vocab_size: int, order: int = 3, discount: float = 0.75) -> KneserNey:
+        """Count the n-grams of a token-id stream, shape (T,)."""
+        if not 2 <= order <= MAX_ORDER:
+            raise ValueError(f"order must be 2..{MAX_ORDER}")
+        ids = np.asarray(ids, dtype=np.int64)
+        grams = [_unique_grams(ids, n, vocab_size) for n in range(1, order + 1)]  # (codes, counts) by n
+        bigram_codes = grams[1][0]
+        cont_unigram = np.bincount(bigram_codes % vocab_size, minlength=vocab_size).astype(np.float64)
+        unigram = cont_unigram / max(cont_unigram.sum(), 1.0)
+        levels = []
+        for n in range(2, order + 1):  # n-grams whose context has n - 1 words
+            codes, counts = grams[n - 1]
+            if n < order:  # continuation counts: distinct words seen before each n-gram
+                higher = grams[n][0] % vocab_size**n
+                suffixes, cont = np.unique(higher, return_counts=True)
+                pos = np.searchsorted(suffixes, codes)
+                found = (pos < len(suffixes)) & (suffixes[np.minimum(pos, len(suffixes) - 1)] == codes)
+                counts = np.where(found, cont[np.minimum(pos, len(suffixes) - 1)], 0)
+            levels.append(_group(codes, counts.astype(np.float64), vocab_size))
+        return cls(vocab_size, order, discount, unigram, levels)
+
+    def next_word_probs(self, context_ids) -> np.ndarray:
+        """p(. | context), shape (V,), float64; the context's last order-1 ids are used."""
+        probs = self.unigram.copy()
+        context = [int(i) for i in context_ids][-(self.order - 1) :] if self.order > 1 else []
+        for m, level in enumerate(self.levels, start=1):
+            if m > len(context):
+                break
+            key = 0
+            for word_id in context[-m:]:
+                key = key * self.vocab_size + word_id
+            row = np.searchsorted(level.keys, key)
+            if row == len(level.keys) or level.keys[row] != key or level.totals[row] == 0:
+                continue  # an unseen context adds nothing: alpha = 0, gamma = 1
+            lo, hi = level.starts[row], level.starts[row + 1]
+            total = level.totals[row]
+            probs *= self.discount * level.types[row] / total
+            probs[level.ids[lo:hi]] += np.maximum(level.vals[lo:hi] - self.discount, 0.0) / total
+        return probs
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {"meta": np.array([self.vocab_size, self.order, self.discount]), "unigram": self.unigram}
+        for m, level in enumerate(self.levels, start=1):
+            for name in _Level.__dataclass_fields__:
+                arrays[f"l{m}_{name}"] = getattr(level, name)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays) -> KneserNey:
+        vocab_size, order, discount = arrays["meta"]
+        levels = [
+            _Level(**{name: arrays[f"l{m}_{name}"] for name in _Level.__dataclass_fields__})
+            for m in range(1, int(order))
+        ]
+        return cls(int(vocab_size), int(order), float(discount), arrays["unigram"], levels)
+
+
+def _unique_grams(ids: np.ndarray, n: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct n-grams as sorted base-V codes (first word most significant), with their counts."""
+    if len(ids) < n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(ids, n)
+    codes = np.zeros(len(windows), dtype=np.int64)
+    for j in range(n):
+        codes = codes * vocab_size + windows[:, j]
+    return np.unique(codes, return_counts=True)
+
+
+def _group(codes: np.ndarray, vals: np.ndarray, vocab_size: int) -> _Level:
+    """Group sorted n-gram codes by their context (code // V)."""
+    contexts = codes // vocab_size
+    keys, starts = np.unique(contexts, return_index=True)
+    totals = np.add.reduceat(vals, starts) if len(vals) else np.zeros(0)
+    # Followers with a zero continuation count (n-grams seen only at the very start of the stream) do not
+    # count as types, so every distribution sums to one; nltk counts them, and differs there alone.
+    types = np.add.reduceat((vals > 0).astype(np.float64), starts) if len(vals) else np.zeros(0)
+    return _Level(
+        keys=keys,
+        starts=np.append(starts, len(codes)).astype(np.int64),
+        ids=(codes % vocab_size).astype(np.int32),
+        vals=vals,
+        totals=totals.astype(np.float64),
+        types=types.astype(np.float64),
+    )

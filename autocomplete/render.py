@@ -1,0 +1,159 @@
+"""Rich renderings of the core's answers: tables for suggestions, models, training; the training progress bar.
+
+Functions take plain data and return renderables; the caller owns the Console (tests pass a StringIO one).
+"""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from autocomplete.metrics import NextWordScores
+from autocomplete.store import ModelInfo
+from autocomplete.suggest import Suggestions
+from autocomplete.text import BOUNDARY
+
+
+def bar(fraction: float, width: int = 20) -> Text:
+    """A horizontal bar of `width` cells, in eighths."""
+    eighths = max(0, min(width * 8, round(fraction * width * 8)))
+    full, part = divmod(eighths, 8)
+    return Text("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else ""), style="cyan")
+
+
+def context_text(s: Suggestions) -> Text:
+    """The model's context window: sentence starts as ⟨start⟩, unknown words struck through and marked '?'."""
+    text = Text()
+    for i, word in enumerate(s.context):
+        if i:
+            text.append(" ")
+        if word == BOUNDARY:
+            text.append("⟨start⟩", style="dim")
+        elif word in s.unknown:
+            text.append(f"{word}?", style="yellow strike")
+        else:
+            text.append(word, style="bold")
+    return text
+
+
+def suggestions_table(s: Suggestions, title: str | None = None) -> Table:
+    what = f"words starting with “{s.prefix}”" if s.prefix else "next word"
+    table = Table(title=title, caption=Text.assemble("context: ", context_text(s), f" · {what}"), caption_justify="left")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("word", style="bold green")
+    table.add_column("probability", justify="right")
+    table.add_column("", min_width=20)
+    top = max((x.probability for x in s.items), default=1.0) or 1.0
+    for rank, item in enumerate(s.items, start=1):
+        table.add_row(str(rank), item.word, f"{item.probability:.1%}", bar(item.probability / top))
+    if not s.items:
+        table.add_row("", Text("no known word starts with that" if s.prefix else "no suggestion", style="dim"), "", "")
+    return table
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def models_table(infos: list[ModelInfo], default: str | None) -> Table:
+    table = Table(title="Models", caption=f"store: {infos[0].path.parent}" if infos else None, caption_justify="left")
+    for column in ("name", "corpus", "vocabulary", "context", "val. perplexity", "created"):
+        table.add_column(column, justify="right" if column in ("vocabulary", "context", "val. perplexity") else "left")
+    for info in infos:
+        meta = info.meta
+        name = Text(info.name, style="bold")
+        if info.name == default:
+            name.append(" (default)", style="green")
+        if info.problem:
+            table.add_row(name, Text(f"broken: {info.problem}", style="red"), "", "", "", "")
+            continue
+        validation = meta.get("validation") or {}
+        corpus = ", ".join(f.get("name", "?") for f in meta.get("corpus", []))
+        table.add_row(
+            name, corpus, f"{meta.get('vocab_size', 0):,}", str(meta.get("config", {}).get("context", "?")),
+            _fmt(validation.get("perplexity"), ".1f"), info.created.replace("T", " ")[:16],
+        )  # fmt: skip
+    return table
+
+
+def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None:
+    if scores is None:
+        table.add_row(label, "— (corpus too small for a validation part)")
+        return
+    table.add_row(
+        label,
+        f"perplexity {scores.perplexity:.1f} · top-1 {scores.top1:.1%} · top-5 {scores.top5:.1%} "
+        f"· {scores.words:,} words",
+    )
+
+
+def training_summary(result) -> Table:
+    """The table printed after `train`: what was learnt, how well, and where it went."""
+    table = Table(title=f"Trained {result.name!r}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for f in result.files:
+        note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
+        table.add_row("corpus", f"{f.path}{note}")
+    table.add_row("words", f"{result.words:,}")
+    table.add_row("vocabulary", f"{result.vocab_size:,} (including 3 markers)")
+    table.add_row("parameters", f"{result.parameters:,}")
+    epochs = f"{result.epochs_run} (best: {result.best_epoch})"
+    if result.interrupted:
+        epochs += " — interrupted, best epoch so far saved"
+    table.add_row("epochs", epochs)
+    if result.lstm_weight < 1.0:
+        table.add_row("mix", f"{result.lstm_weight:.2f} × LSTM + {1 - result.lstm_weight:.2f} × Kneser-Ney n-gram")
+        scores_rows(table, "validation", result.validation)
+        scores_rows(table, "LSTM alone", result.validation_lstm)
+    else:
+        scores_rows(table, "validation", result.validation)
+    table.add_row("time", f"{result.seconds:.0f} s")
+    table.add_row("saved to", str(result.path))
+    return table
+
+
+class RichReporter:
+    """Training progress as a rich progress bar: epoch, batch, loss, validation loss and time left."""
+
+    def __init__(self, console: Console, progress: Progress | None = None):
+        self.console = console
+        self.progress = progress or Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("loss {task.fields[loss]} · val {task.fields[val_loss]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = None
+        self.epochs = 0
+        self.last_val = "—"
+
+    def phase(self, text: str) -> None:
+        self.console.print(f"[dim]…[/dim] {text}")
+
+    def start(self, epochs: int, steps: int) -> None:
+        self.epochs = epochs
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs, loss="—", val_loss="—")
+
+    def batch(self, epoch: int, step: int, loss: float) -> None:
+        self.progress.update(self.task, completed=step, epoch=epoch, loss=f"{loss:.3f}")
+
+    def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None:
+        val = "—" if val_loss is None else f"{val_loss:.3f}"
+        mark = "[green]✓ best[/green]" if improved else "[dim]no better[/dim]"
+        self.progress.console.print(f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. loss {val}  {mark}")
+        self.progress.update(self.task, completed=0, epoch=min(epoch + 1, self.epochs), val_loss=val)
+        self.progress.reset(self.task, epoch=min(epoch + 1, self.epochs), val_loss=val, loss="—")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()

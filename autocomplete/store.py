@@ -1,0 +1,259 @@
+"""The model store: one folder per model under $AUTOCOMPLETE_HOME (or the user data directory).
+
+A model folder holds model.keras (for Keras), weights.npz and ngram.npz (for the numpy predictor),
+vocab.json and meta.json. Folders are written under a temporary name and renamed into place, so a
+reader sees the old model or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from autocomplete.errors import StoreError, UsageError
+from autocomplete.inference import LstmWeights, Predictor
+from autocomplete.ngram import KneserNey
+from autocomplete.vocab import Vocabulary
+
+FORMAT_VERSION = 1
+KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
+    "model.keras", "weights.npz", "ngram.npz", "vocab.json", "meta.json",
+)  # fmt: skip
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+_TEMP_PREFIX = ".tmp-"
+
+
+def home() -> Path:
+    env = os.environ.get("AUTOCOMPLETE_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # only here: most commands never need it
+
+    return platformdirs.user_data_path("autocomplete")
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def history_path() -> Path:
+    return home() / "history"
+
+
+def check_name(name: str) -> str:
+    """A model name is 1-64 letters, digits, '-', '_' or '.', not starting with '.' or '-'."""
+    if not _NAME.fullmatch(name) or ".." in name:
+        shown = name if name.isprintable() and len(name) <= 70 else repr(name[:70])
+        raise UsageError(
+            f"invalid model name {shown}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )
+    return name
+
+
+def name_from_path(path: Path) -> str:
+    """A valid model name made from a corpus file's stem ("Hamlet (1603).txt" -> "Hamlet-1603")."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip(".-")[:64] or "model"
+    return stem.replace("..", ".")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model folder as listed: its meta.json, or why it cannot be used."""
+
+    name: str
+    path: Path
+    meta: dict
+    problem: str | None = None
+
+    @property
+    def created(self) -> str:
+        return self.meta.get("created", "")
+
+
+def list_models() -> list[ModelInfo]:
+    """All models, newest first; broken ones are listed with their problem, after the healthy ones."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return []
+    infos = [_read_info(p) for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    healthy = sorted((i for i in infos if not i.problem), key=lambda i: i.created, reverse=True)
+    broken = sorted((i for i in infos if i.problem), key=lambda i: i.name)
+    return healthy + broken
+
+
+def _read_info(path: Path) -> ModelInfo:
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not an object")
+    except FileNotFoundError:
+        return ModelInfo(path.name, path, {}, f"{META_FILE} is missing")
+    except (OSError, ValueError) as e:
+        return ModelInfo(path.name, path, {}, f"{META_FILE} is unreadable ({e})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        return ModelInfo(path.name, path, meta, f"made by a newer autocomplete (format {version}): upgrade")
+    missing = [f for f in (WEIGHTS_FILE, VOCAB_FILE) if not (path / f).is_file()]
+    if meta.get("config", {}).get("ngram", True) and not (path / NGRAM_FILE).is_file():
+        missing.append(NGRAM_FILE)
+    if missing:
+        return ModelInfo(path.name, path, meta, f"{', '.join(missing)} missing")
+    return ModelInfo(path.name, path, meta)
+
+
+def find(name: str | None = None) -> ModelInfo:
+    """The named model, or the most recently trained one."""
+    if name is None:
+        models = list_models()
+        if not models:
+            raise StoreError("no trained model yet: run `autocomplete train FILE` (or `autocomplete train` for the bundled corpus)")
+        if models[0].problem:
+            raise StoreError(f"no usable model: {_advice(models[0])}")
+        return models[0]
+    path = models_dir() / check_name(name)
+    if not path.is_dir():
+        known = ", ".join(i.name for i in list_models()) or "none yet"
+        raise StoreError(f"no model named {name!r} (models: {known}); see `autocomplete models`")
+    info = _read_info(path)
+    if info.problem:
+        raise StoreError(_advice(info))
+    return info
+
+
+def _advice(info: ModelInfo) -> str:
+    return (
+        f"model {info.name!r} is broken ({info.problem}): remove it with `autocomplete models rm {info.name}` "
+        "and train it again"
+    )
+
+
+def load(name: str | None = None, retries: int = 3) -> tuple[ModelInfo, Predictor]:
+    """The model's numpy predictor (never TensorFlow). Retries if the model is replaced while being read."""
+    for attempt in range(retries + 1):
+        info = find(name)
+        try:
+            return info, _load_predictor(info)
+        except FileNotFoundError:
+            if attempt == retries:
+                raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, "files vanished"))) from None
+            time.sleep(0.05)  # another process is swapping this model: its rename is a moment away
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
+            raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, _describe(e)))) from None
+    raise AssertionError("unreachable")
+
+
+def _describe(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:120]
+
+
+def _load_predictor(info: ModelInfo) -> Predictor:
+    vocab = Vocabulary.load(info.path / VOCAB_FILE)
+    config = info.meta["config"]
+    with np.load(info.path / WEIGHTS_FILE, allow_pickle=False) as arrays:
+        lstm = LstmWeights.from_arrays(arrays)
+    lstm.check_shapes()
+    if lstm.vocab_size != len(vocab):
+        raise ValueError(f"vocab.json has {len(vocab)} words but the weights have {lstm.vocab_size}")
+    ngram = None
+    if config.get("ngram", True):
+        with np.load(info.path / NGRAM_FILE, allow_pickle=False) as arrays:
+            ngram = KneserNey.from_arrays(dict(arrays))
+        if ngram.vocab_size != len(vocab):
+            raise ValueError(f"vocab.json has {len(vocab)} words but ngram.npz has {ngram.vocab_size}")
+    weight = float(info.meta.get("lstm_weight", 1.0))
+    return Predictor(vocab, int(config["context"]), lstm, ngram, weight)
+
+
+def remove(name: str) -> Path:
+    path = models_dir() / check_name(name)
+    if not path.is_dir():
+        raise StoreError(f"no model named {name!r}; see `autocomplete models`")
+    trash = path.with_name(f"{_TEMP_PREFIX}rm-{name}-{uuid.uuid4().hex[:8]}")
+    os.rename(path, trash)  # atomic: the name is gone at once, the files go after
+    shutil.rmtree(trash, ignore_errors=True)
+    return path
+
+
+@contextlib.contextmanager
+def training_lock(name: str, force: bool) -> Iterator[None]:
+    """Held for a whole training run: a second run to the same name refuses at once instead of racing."""
+    folder = _writable_models_dir()
+    lock_path = folder / f".{check_name(name)}.lock"
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"another `autocomplete train` is writing model {name!r} right now: wait for it") from None
+        if (folder / name).exists() and not force:
+            raise StoreError(f"a model named {name!r} exists: pass --force to replace it, or --name to choose another")
+        yield
+
+
+@contextlib.contextmanager
+def writing(name: str, force: bool) -> Iterator[Path]:
+    """A temporary folder to write the model into; on success it becomes models/NAME in one rename."""
+    folder = _writable_models_dir()
+    target = folder / check_name(name)
+    temp = folder / f"{_TEMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    temp.mkdir()
+    try:
+        yield temp
+        _fsync_folder(temp)
+        if target.exists():
+            if not force:
+                raise StoreError(f"a model named {name!r} exists: pass --force to replace it")
+            old = folder / f"{_TEMP_PREFIX}old-{name}-{uuid.uuid4().hex[:8]}"
+            os.rename(target, old)
+            os.rename(temp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(temp, target)
+    except OSError as e:  # disk full, permissions changed under us, ...
+        shutil.rmtree(temp, ignore_errors=True)
+        raise StoreError(f"cannot save model {name!r}: {e.strerror or e}; nothing was changed") from None
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _fsync_folder(folder: Path) -> None:
+    for path in folder.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
+
+
+def _writable_models_dir() -> Path:
+    folder = models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f"{_TEMP_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise StoreError(f"cannot write to the model store {folder}: {e.strerror or e} (set AUTOCOMPLETE_HOME to a writable folder)") from None
+    return folder
+
+
+def new_meta(**fields) -> dict:
+    from autocomplete import __version__
+
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"format_version": FORMAT_VERSION, "package_version": __version__, "created": created, **fields}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

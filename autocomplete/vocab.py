@@ -1,0 +1,92 @@
+"""The vocabulary: words by frequency, with the padding, unknown and boundary markers first."""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autocomplete.text import BOUNDARY, MARKERS, UNKNOWN
+
+PAD_ID, UNKNOWN_ID, BOUNDARY_ID = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """index -> word (`words`) and word -> index; ids 0, 1, 2 are the markers (padding, unknown, boundary)."""
+
+    words: tuple[str, ...]
+    index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _sorted: tuple[list[str], np.ndarray] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.words[: len(MARKERS)] != MARKERS:
+            raise ValueError(f"a vocabulary starts with the markers {MARKERS!r}")
+        object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
+        if len(self.index) != len(self.words):
+            raise ValueError("a vocabulary lists each word once")
+        real = sorted((w, i) for i, w in enumerate(self.words) if i >= len(MARKERS))
+        ids = np.array([i for _, i in real], dtype=np.int64)
+        object.__setattr__(self, "_sorted", ([w for w, _ in real], ids))
+
+    @classmethod
+    def build(cls, counts: Counter[str], max_words: int = 20000, min_count: int = 1) -> Vocabulary:
+        """The `max_words` most frequent words seen at least `min_count` times (ties broken alphabetically)."""
+        ranked = sorted(
+            ((w, c) for w, c in counts.items() if c >= min_count and w not in MARKERS),
+            key=lambda wc: (-wc[1], wc[0]),
+        )
+        return cls(MARKERS + tuple(w for w, _ in ranked[:max_words]))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def id(self, word: str) -> int:
+        return self.index.get(word, UNKNOWN_ID)
+
+    def encode(self, tokens: Iterable[str]) -> np.ndarray:
+        """Token ids, shape (len(tokens),), int32; unknown words become UNKNOWN_ID."""
+        get = self.index.get
+        return np.fromiter((get(t, UNKNOWN_ID) for t in tokens), dtype=np.int32)
+
+    def knows(self, word: str) -> bool:
+        return word in self.index and word not in (UNKNOWN, "")
+
+    def ids_with_prefix(self, prefix: str) -> np.ndarray:
+        """Ids of the real words (never a marker) that start with `prefix`."""
+        words, ids = self._sorted
+        lo = bisect.bisect_left(words, prefix)
+        hi = bisect.bisect_left(words, prefix + "\U0010ffff", lo)
+        return ids[lo:hi]
+
+    def to_json(self) -> dict:
+        return {
+            "format": 1,
+            "markers": {"padding": 0, "unknown": UNKNOWN_ID, "boundary": BOUNDARY_ID},
+            "index_word": {str(i): w for i, w in enumerate(self.words)},
+            "word_index": self.index,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocabulary:
+        index_word = data["index_word"]
+        words = tuple(index_word[str(i)] for i in range(len(index_word)))
+        vocab = cls(words)
+        if data.get("word_index", vocab.index) != vocab.index:
+            raise ValueError("word_index disagrees with index_word")
+        return vocab
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Vocabulary:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+assert BOUNDARY == MARKERS[BOUNDARY_ID] and UNKNOWN == MARKERS[UNKNOWN_ID]
