@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+
 import numpy as np
 
 from autocomplete.config import TrainConfig
 from autocomplete.inference import LstmWeights
 
 
+def import_keras():
+    """Keras, imported with TensorFlow's C++ start-up chatter (CUDA probes on a CPU machine) kept off the terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    with _stderr_silenced():
+        import keras
+    return keras
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the duration: the chatter is written by C++, below Python."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def build_model(vocab_size: int, config: TrainConfig):
     """An uncompiled Keras model: int ids (batch, context) -> next-word probabilities (batch, V)."""
-    import keras
-    from keras import layers
+    keras = import_keras()
+    layers = keras.layers
 
     inputs = keras.Input(shape=(config.context,), dtype="int32", name="context_ids")
     x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(inputs)

@@ -130,13 +130,14 @@ class RichReporter:
             TextColumn("loss {task.fields[loss]} · val {task.fields[val_loss]}"),
             TimeRemainingColumn(),
             console=console,
-            transient=False,
+            transient=True,  # the per-epoch lines stay; the bar goes when training ends
         )
         self.task = None
         self.epochs = 0
         self.last_val = "—"
 
     def phase(self, text: str) -> None:
+        self.close()  # a phase after the epochs means training is over
         self.console.print(f"[dim]…[/dim] {text}")
 
     def start(self, epochs: int, steps: int) -> None:
@@ -151,9 +152,10 @@ class RichReporter:
         val = "—" if val_loss is None else f"{val_loss:.3f}"
         mark = "[green]✓ best[/green]" if improved else "[dim]no better[/dim]"
         self.progress.console.print(f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. loss {val}  {mark}")
-        self.progress.update(self.task, completed=0, epoch=min(epoch + 1, self.epochs), val_loss=val)
-        self.progress.reset(self.task, epoch=min(epoch + 1, self.epochs), val_loss=val, loss="—")
+        # reset() restarts the bar's clock for the next epoch's ETA; it replaces all the fields.
+        self.progress.reset(self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val_loss=val, loss="—")
 
     def close(self) -> None:
         if self.task is not None:
             self.progress.stop()
+            self.task = None

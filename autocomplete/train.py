@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import os
 import signal
 import time
 from collections import Counter
@@ -134,10 +133,9 @@ def _validation_size(windows: int, split: float) -> int:
 
 
 def _fit(vocab, config, contexts, targets, n_train, reporter):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is not for users
-    import keras
+    from autocomplete.model import build_model, import_keras
 
-    from autocomplete.model import build_model
+    keras = import_keras()
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(len(vocab), config)
@@ -182,7 +180,7 @@ def _tracker(keras, patience: int, reporter: Reporter):
             self.epochs_run = epoch + 1
             if improved:
                 self.best_weights, self.best_loss, self.best_epoch = self.model.get_weights(), watched, epoch + 1
-            elif self.epochs_run - self.best_epoch > patience:
+            elif self.epochs_run - self.best_epoch >= patience:
                 self.model.stop_training = True
             reporter.epoch(epoch + 1, loss, None if val_loss is None else float(val_loss), improved)
 
