@@ -158,7 +158,7 @@ def models(ctx: typer.Context) -> None:
     from autocomplete import render
 
     out, _ = consoles()
-    infos = store.list_models()
+    infos = store.list_models(verify=True)
     if not infos:
         out.print(f"No models yet in {store.models_dir()}. Train one: [bold]autocomplete train FILE[/bold]")
         return

@@ -64,3 +64,10 @@ def export_weights(model) -> LstmWeights:
     hidden_kernel, hidden_bias = get("hidden")
     output_kernel, output_bias = get("output")
     return LstmWeights(embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias)
+
+
+def load_keras_model(path):
+    """The saved Keras model, for checks that need Keras itself. safe_mode=True refuses Lambda layers, whose
+    Python code would run on load; the interactive path never loads this file (it reads weights.npz)."""
+    keras = import_keras()
+    return keras.saving.load_model(path, compile=False, safe_mode=True)

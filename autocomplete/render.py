@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -59,25 +59,35 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
-def models_table(infos: list[ModelInfo], default: str | None) -> Table:
-    table = Table(title="Models", caption=f"store: {infos[0].path.parent}" if infos else None, caption_justify="left")
-    for column in ("name", "corpus", "vocabulary", "context", "val. perplexity", "created"):
-        table.add_column(column, justify="right" if column in ("vocabulary", "context", "val. perplexity") else "left")
+def models_table(infos: list[ModelInfo], default: str | None) -> Group:
+    """The models as a table, then one line per broken model saying what is wrong and what to do."""
+    caption = f"store: {infos[0].path.parent}" + (" · ● the default (most recent)" if default else "") if infos else None
+    table = Table(title="Models", caption=caption, caption_justify="left")
+    table.add_column("", width=1)
+    table.add_column("name", style="bold", no_wrap=True)
+    table.add_column("corpus", overflow="ellipsis", max_width=30)
+    table.add_column("vocabulary", justify="right")
+    table.add_column("context", justify="right")
+    table.add_column("val. ppl", justify="right")
+    table.add_column("created", no_wrap=True)
     for info in infos:
         meta = info.meta
-        name = Text(info.name, style="bold")
-        if info.name == default:
-            name.append(" (default)", style="green")
+        mark = Text("●", style="green") if info.name == default else ""
         if info.problem:
-            table.add_row(name, Text(f"broken: {info.problem}", style="red"), "", "", "", "")
+            table.add_row(mark, info.name, Text("✗ broken", style="red"), "", "", "", "")
             continue
         validation = meta.get("validation") or {}
         corpus = ", ".join(f.get("name", "?") for f in meta.get("corpus", []))
         table.add_row(
-            name, corpus, f"{meta.get('vocab_size', 0):,}", str(meta.get("config", {}).get("context", "?")),
+            mark, info.name, corpus, f"{meta.get('vocab_size', 0):,}", str(meta.get("config", {}).get("context", "?")),
             _fmt(validation.get("perplexity"), ".1f"), info.created.replace("T", " ")[:16],
         )  # fmt: skip
-    return table
+    notes = [
+        Text.assemble(("✗ ", "red"), (info.name, "bold"), f": {info.problem}; remove it with ",
+                      (f"autocomplete models rm {info.name}", "bold"), " and train it again")
+        for info in infos if info.problem
+    ]  # fmt: skip
+    return Group(table, *notes)
 
 
 def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None:

@@ -83,12 +83,18 @@ class ModelInfo:
         return self.meta.get("created", "")
 
 
-def list_models() -> list[ModelInfo]:
-    """All models, newest first; broken ones are listed with their problem, after the healthy ones."""
+def list_models(verify: bool = False) -> list[ModelInfo]:
+    """All models, newest first; broken ones are listed with their problem, after the healthy ones.
+
+    Without `verify` only meta.json is read and the files' presence checked (fast, for picking the default);
+    with it every model is loaded, so corrupt weights or a vocabulary that disagrees with them show too.
+    """
     folder = models_dir()
     if not folder.is_dir():
         return []
     infos = [_read_info(p) for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if verify:
+        infos = [_verified(i) for i in infos]
     healthy = sorted((i for i in infos if not i.problem), key=lambda i: i.created, reverse=True)
     broken = sorted((i for i in infos if i.problem), key=lambda i: i.name)
     return healthy + broken
@@ -112,6 +118,16 @@ def _read_info(path: Path) -> ModelInfo:
     if missing:
         return ModelInfo(path.name, path, meta, f"{', '.join(missing)} missing")
     return ModelInfo(path.name, path, meta)
+
+
+def _verified(info: ModelInfo) -> ModelInfo:
+    if info.problem:
+        return info
+    try:
+        _load_predictor(info)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
+        return ModelInfo(info.name, info.path, info.meta, _describe(e))
+    return info
 
 
 def find(name: str | None = None) -> ModelInfo:
