@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from autocomplete import store
-from autocomplete.errors import AutocompleteError, UsageError
+from autocomplete.errors import AutocompleteError, Interrupted, UsageError
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
@@ -40,7 +40,7 @@ def friendly_errors(command):
             return command(*args, **kwargs)
         except AutocompleteError as error:
             Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True)
-            raise typer.Exit(2 if isinstance(error, UsageError) else 1) from None
+            raise typer.Exit(2 if isinstance(error, UsageError) else 130 if isinstance(error, Interrupted) else 1) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None

@@ -78,9 +78,9 @@ def read_lines(corpus_file: CorpusFile) -> Iterator[str]:
         with corpus_file.path.open("rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
-                text = pending + decoder.decode(chunk)
-                replaced += text.count("\ufffd") - pending.count("\ufffd")
-                lines = text.split("\n")
+                decoded = decoder.decode(chunk)
+                replaced += decoded.count("\ufffd")
+                lines = (pending + decoded).split("\n")
                 pending = lines.pop()
                 yield from lines
             tail = decoder.decode(b"", final=True)

@@ -15,3 +15,7 @@ class StoreError(AutocompleteError):
 
 class UsageError(AutocompleteError):
     """An option value is out of range."""
+
+
+class Interrupted(AutocompleteError):
+    """Ctrl-C or SIGTERM stopped the work before anything worth keeping was done."""

@@ -1,8 +1,10 @@
 """The model store: one folder per model under $AUTOCOMPLETE_HOME (or the user data directory).
 
 A model folder holds model.keras (for Keras), weights.npz and ngram.npz (for the numpy predictor),
-vocab.json and meta.json. Folders are written under a temporary name and renamed into place, so a
-reader sees the old model or the new one, never a mixture.
+vocab.json and meta.json. models/NAME is a symbolic link to a hidden version folder (.v-NAME-xxxx):
+a model is written into a fresh version folder and the link is swapped in one atomic rename, so a
+reader, which resolves the link once and reads every file from that one folder, gets the old model or
+the new one, never a mixture, and never finds the name missing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _TEMP_PREFIX = ".tmp-"
+_VERSION_PREFIX = ".v-"
 
 
 def home() -> Path:
@@ -74,9 +77,10 @@ class ModelInfo:
     """A model folder as listed: its meta.json, or why it cannot be used."""
 
     name: str
-    path: Path
+    path: Path  # models/NAME, the link
     meta: dict
     problem: str | None = None
+    folder: Path | None = None  # the version folder the link pointed at when meta.json was read
 
     @property
     def created(self) -> str:
@@ -92,7 +96,7 @@ def list_models(verify: bool = False) -> list[ModelInfo]:
     folder = models_dir()
     if not folder.is_dir():
         return []
-    infos = [_read_info(p) for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    infos = [_read_link(p) for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
     if verify:
         infos = [_verified(i) for i in infos]
     healthy = sorted((i for i in infos if not i.problem), key=lambda i: i.created, reverse=True)
@@ -100,33 +104,45 @@ def list_models(verify: bool = False) -> list[ModelInfo]:
     return healthy + broken
 
 
-def _read_info(path: Path) -> ModelInfo:
+def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
+    """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new one."""
+    for _ in range(attempts):
+        folder = link.resolve()
+        info = _read_info(folder, link.name)
+        if not info.problem or link.resolve() == folder:
+            break  # healthy, or broken for real: the link still points where we read
+    return ModelInfo(info.name, link, info.meta, info.problem, folder)
+
+
+def _read_info(path: Path, name: str | None = None) -> ModelInfo:
+    """The model at `path` (its link or its version folder), described by its meta.json."""
+    name = name or path.name
     try:
         meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise ValueError("not an object")
     except FileNotFoundError:
-        return ModelInfo(path.name, path, {}, f"{META_FILE} is missing")
+        return ModelInfo(name, path, {}, f"{META_FILE} is missing")
     except (OSError, ValueError) as e:
-        return ModelInfo(path.name, path, {}, f"{META_FILE} is unreadable ({e})")
+        return ModelInfo(name, path, {}, f"{META_FILE} is unreadable ({e})")
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        return ModelInfo(path.name, path, meta, f"made by a newer autocomplete (format {version}): upgrade")
+        return ModelInfo(name, path, meta, f"made by a newer autocomplete (format {version}): upgrade")
     missing = [f for f in (WEIGHTS_FILE, VOCAB_FILE) if not (path / f).is_file()]
     if meta.get("config", {}).get("ngram", True) and not (path / NGRAM_FILE).is_file():
         missing.append(NGRAM_FILE)
     if missing:
-        return ModelInfo(path.name, path, meta, f"{', '.join(missing)} missing")
-    return ModelInfo(path.name, path, meta)
+        return ModelInfo(name, path, meta, f"{', '.join(missing)} missing")
+    return ModelInfo(name, path, meta)
 
 
 def _verified(info: ModelInfo) -> ModelInfo:
     if info.problem:
         return info
     try:
-        _load_predictor(info)
+        _load_predictor(info, info.folder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
-        return ModelInfo(info.name, info.path, info.meta, _describe(e))
+        return ModelInfo(info.name, info.path, info.meta, _describe(e), info.folder)
     return info
 
 
@@ -143,7 +159,7 @@ def find(name: str | None = None) -> ModelInfo:
     if not path.is_dir():
         known = ", ".join(i.name for i in list_models()) or "none yet"
         raise StoreError(f"no model named {name!r} (models: {known}); see `autocomplete models`")
-    info = _read_info(path)
+    info = _read_link(path)
     if info.problem:
         raise StoreError(_advice(info))
     return info
@@ -157,15 +173,15 @@ def _advice(info: ModelInfo) -> str:
 
 
 def load(name: str | None = None, retries: int = 3) -> tuple[ModelInfo, Predictor]:
-    """The model's numpy predictor (never TensorFlow). Retries if the model is replaced while being read."""
+    """The model's numpy predictor (never TensorFlow), read from the one version folder its meta.json came from."""
     for attempt in range(retries + 1):
         info = find(name)
         try:
-            return info, _load_predictor(info)
+            return info, _load_predictor(info, info.folder)
         except FileNotFoundError:
+            # Replaced while we read: the old version folder was deleted under us; the new one is in place.
             if attempt == retries:
-                raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, "files vanished"))) from None
-            time.sleep(0.05)  # another process is swapping this model: its rename is a moment away
+                raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, "its files vanished"))) from None
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
             raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, _describe(e)))) from None
     raise AssertionError("unreachable")
@@ -176,17 +192,17 @@ def _describe(error: Exception) -> str:
     return text[:120]
 
 
-def _load_predictor(info: ModelInfo) -> Predictor:
-    vocab = Vocabulary.load(info.path / VOCAB_FILE)
+def _load_predictor(info: ModelInfo, folder: Path) -> Predictor:
+    vocab = Vocabulary.load(folder / VOCAB_FILE)
     config = info.meta["config"]
-    with np.load(info.path / WEIGHTS_FILE, allow_pickle=False) as arrays:
+    with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
         lstm = LstmWeights.from_arrays(arrays)
     lstm.check_shapes()
     if lstm.vocab_size != len(vocab):
         raise ValueError(f"vocab.json has {len(vocab)} words but the weights have {lstm.vocab_size}")
     ngram = None
     if config.get("ngram", True):
-        with np.load(info.path / NGRAM_FILE, allow_pickle=False) as arrays:
+        with np.load(folder / NGRAM_FILE, allow_pickle=False) as arrays:
             ngram = KneserNey.from_arrays(dict(arrays))
         if ngram.vocab_size != len(vocab):
             raise ValueError(f"vocab.json has {len(vocab)} words but ngram.npz has {ngram.vocab_size}")
@@ -195,13 +211,18 @@ def _load_predictor(info: ModelInfo) -> Predictor:
 
 
 def remove(name: str) -> Path:
-    path = models_dir() / check_name(name)
-    if not path.is_dir():
+    link = models_dir() / check_name(name)
+    if not link.is_symlink() and not link.is_dir():
         raise StoreError(f"no model named {name!r}; see `autocomplete models`")
-    trash = path.with_name(f"{_TEMP_PREFIX}rm-{name}-{uuid.uuid4().hex[:8]}")
-    os.rename(path, trash)  # atomic: the name is gone at once, the files go after
-    shutil.rmtree(trash, ignore_errors=True)
-    return path
+    version = link.resolve()
+    trash = link.with_name(f"{_TEMP_PREFIX}rm-{name}-{uuid.uuid4().hex[:8]}")
+    os.rename(link, trash)  # atomic: the name is gone at once, the files go after
+    for path in (trash, version):
+        if path.is_symlink():
+            path.unlink()
+        elif path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+    return link
 
 
 @contextlib.contextmanager
@@ -216,33 +237,44 @@ def training_lock(name: str, force: bool) -> Iterator[None]:
             raise StoreError(f"another `autocomplete train` is writing model {name!r} right now: wait for it") from None
         if (folder / name).exists() and not force:
             raise StoreError(f"a model named {name!r} exists: pass --force to replace it, or --name to choose another")
+        _sweep(folder, name)
         yield
+
+
+def _sweep(folder: Path, name: str) -> None:
+    """Remove what a crashed run left for this name: version folders the link does not point at."""
+    current = (folder / name).resolve() if (folder / name).is_symlink() else None
+    for path in folder.glob(f"{_VERSION_PREFIX}{name}-*"):
+        if path != current:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def writing(name: str, force: bool) -> Iterator[Path]:
-    """A temporary folder to write the model into; on success it becomes models/NAME in one rename."""
+    """A fresh version folder to write the model into; on success models/NAME is switched to it atomically."""
     folder = _writable_models_dir()
-    target = folder / check_name(name)
-    temp = folder / f"{_TEMP_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
-    temp.mkdir()
+    link = folder / check_name(name)
+    version = folder / f"{_VERSION_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    version.mkdir()
     try:
-        yield temp
-        _fsync_folder(temp)
-        if target.exists():
-            if not force:
-                raise StoreError(f"a model named {name!r} exists: pass --force to replace it")
+        yield version
+        _fsync_folder(version)
+        if (link.exists() or link.is_symlink()) and not force:
+            raise StoreError(f"a model named {name!r} exists: pass --force to replace it")
+        old = link.resolve() if link.is_symlink() else None
+        if link.is_dir() and not link.is_symlink():  # a plain folder put there by hand: move it aside first
             old = folder / f"{_TEMP_PREFIX}old-{name}-{uuid.uuid4().hex[:8]}"
-            os.rename(target, old)
-            os.rename(temp, target)
+            os.rename(link, old)
+        new_link = folder / f"{_TEMP_PREFIX}link-{name}-{uuid.uuid4().hex[:8]}"
+        os.symlink(version.name, new_link)
+        os.replace(new_link, link)  # the one atomic step: readers see the old model or the new one
+        if old is not None and old != version:
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(temp, target)
     except OSError as e:  # disk full, permissions changed under us, ...
-        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(version, ignore_errors=True)
         raise StoreError(f"cannot save model {name!r}: {e.strerror or e}; nothing was changed") from None
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(version, ignore_errors=True)
         raise
 
 

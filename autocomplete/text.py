@@ -39,7 +39,8 @@ def tokenize_lines(lines: Iterable[str]) -> Iterator[str]:
     and the stream never starts with a boundary."""
     previous = BOUNDARY
     for line in lines:
-        tokens = tokenize_line(line) if line.strip() else [BOUNDARY]
+        # Lazily, token by token: one line may be the whole 50 MB file.
+        tokens = (m.group("word") or BOUNDARY for m in _TOKEN.finditer(normalize(line))) if line.strip() else [BOUNDARY]
         for token in tokens:
             if token == BOUNDARY and previous == BOUNDARY:
                 continue

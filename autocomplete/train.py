@@ -21,15 +21,11 @@ import numpy as np
 from autocomplete import metrics, store
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile, check_file, read_tokens
-from autocomplete.errors import AutocompleteError, CorpusError
+from autocomplete.errors import CorpusError, Interrupted
 from autocomplete.inference import LstmWeights, Predictor, lstm_probs
 from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.text import BOUNDARY
 from autocomplete.vocab import Vocabulary
-
-
-class TrainingInterrupted(AutocompleteError):
-    """Ctrl-C or SIGTERM before any epoch finished: there is nothing worth saving."""
 
 
 class Reporter(Protocol):
@@ -101,7 +97,7 @@ def train(
         raise CorpusError("no corpus file given")
     name = store.check_name(name or store.name_from_path(Path(paths[0])))
     started = time.monotonic()
-    with store.training_lock(name, force):
+    with _sigterm_as_interrupt(), store.training_lock(name, force):
         reporter.phase("Reading the corpus")
         corpus = prepare(paths, config)
         contexts, targets = metrics.windows(corpus.ids, config.context)
@@ -147,16 +143,15 @@ def _fit(vocab, config, contexts, targets, n_train, reporter):
     validation = (contexts[n_train:], targets[n_train:]) if n_train < len(targets) else None
     reporter.start(config.epochs, math.ceil(n_train / config.batch_size))
     interrupted = False
-    with _sigterm_as_interrupt():
-        try:
-            model.fit(
-                contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
-                validation_data=validation, shuffle=True, verbose=0, callbacks=[tracker],
-            )  # fmt: skip
-        except KeyboardInterrupt:
-            interrupted = True
+    try:
+        model.fit(
+            contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
+            validation_data=validation, shuffle=True, verbose=0, callbacks=[tracker],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        interrupted = True
     if tracker.best_weights is None:
-        raise TrainingInterrupted("training was interrupted before the first epoch finished: nothing was saved")
+        raise Interrupted("training was interrupted before the first epoch finished: nothing was saved")
     return model, tracker, interrupted
 
 
@@ -189,7 +184,7 @@ def _tracker(keras, patience: int, reporter: Reporter):
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """SIGTERM during training is handled like Ctrl-C: stop, and keep the best epoch so far."""
+    """SIGTERM while training is handled like Ctrl-C: stop, keep the best epoch so far, leave nothing half-written."""
 
     def handler(signum, frame):
         raise KeyboardInterrupt
