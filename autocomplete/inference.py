@@ -81,7 +81,8 @@ def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
     hidden = np.maximum(h @ w.hidden_kernel + w.hidden_bias, 0.0)
     logits = hidden @ w.output_kernel + w.output_bias
     e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 class Predictor:
@@ -108,7 +109,7 @@ class Predictor:
         self._cached = lru_cache(maxsize=cache_size)(self._compute)
 
     def next_word_probs(self, context_ids) -> np.ndarray:
-        """p(. | the last context_size ids), shape (V,), float64, read-only."""
+        """p(. | the last context_size ids), shape (V,), float32, read-only."""
         return self._cached(tuple(int(i) for i in context_ids)[-self.context_size :])
 
     def uncached_probs(self, context_ids) -> np.ndarray:
@@ -131,12 +132,12 @@ class Predictor:
     def _compute(self, context: tuple[int, ...]) -> np.ndarray:
         lam = self.lstm_weight
         if lam >= 1.0:
-            probs = lstm_probs(self.lstm, context).astype(np.float64)
+            probs = lstm_probs(self.lstm, context)
         elif lam <= 0.0:
             probs = self.ngram.next_word_probs(context)
         else:
             probs = self.ngram.next_word_probs(context)
             probs *= 1.0 - lam
-            probs += lam * lstm_probs(self.lstm, context)
+            probs += np.float32(lam) * lstm_probs(self.lstm, context)
         probs.flags.writeable = False
         return probs

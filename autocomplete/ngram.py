@@ -59,8 +59,8 @@ class KneserNey:
         return cls(vocab_size, order, discount, unigram, levels)
 
     def next_word_probs(self, context_ids) -> np.ndarray:
-        """p(. | context), shape (V,), float64; the context's last order-1 ids are used."""
-        probs = self.unigram.copy()
+        """p(. | context), shape (V,), float32; the context's last order-1 ids are used."""
+        probs = self.unigram.astype(np.float32)  # a fresh copy, in the predictor's precision
         context = [int(i) for i in context_ids][-(self.order - 1) :] if self.order > 1 else []
         for m, level in enumerate(self.levels, start=1):
             if m > len(context):

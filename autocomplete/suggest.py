@@ -67,10 +67,10 @@ def suggest(text: str, model: NextWordModel, k: int = 5) -> Suggestions:
         total = float(scores.sum())
         scores = scores / total if total > 0 else scores
     else:
-        scores = probs.copy()
-        scores[_MARKER_IDS] = -1.0
-        candidates = None
-    top = _top_k(scores, k)
+        scores, candidates = probs, None
+    top = _top_k(scores, k + len(_MARKER_IDS) if candidates is None else k)
+    if candidates is None:  # markers are never suggested: drop them from a few spare places
+        top = top[~np.isin(top, _MARKER_IDS)][:k]
     ids = top if candidates is None else candidates[top]
     items = tuple(Suggestion(_match_case(vocab.words[i], text, prefix), float(scores[j])) for i, j in zip(ids, top))
     unknown = tuple(t for t in context if t != BOUNDARY and not vocab.knows(t))
@@ -78,13 +78,12 @@ def suggest(text: str, model: NextWordModel, k: int = 5) -> Suggestions:
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores (scores < 0 excluded), best first; ties by index for stable output."""
+    """Indices of the k largest scores, best first; ties by index for stable output."""
     k = min(k, len(scores))
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    top = top[np.lexsort((top, -scores[top]))]
-    return top[scores[top] >= 0]
+    return top[np.lexsort((top, -scores[top]))]
 
 
 def _match_case(word: str, text: str, prefix: str) -> str:
