@@ -84,7 +84,7 @@ class ModelInfo:
 
     @property
     def created(self) -> str:
-        return self.meta.get("created", "")
+        return str(self.meta.get("created", ""))  # str: a hand-edited number must not break sorting
 
 
 def list_models(verify: bool = False) -> list[ModelInfo]:
@@ -128,6 +128,8 @@ def _read_info(path: Path, name: str | None = None) -> ModelInfo:
     version = meta.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         return ModelInfo(name, path, meta, f"made by a newer autocomplete (format {version}): upgrade")
+    if bad := _bad_meta_fields(meta):  # hand-edited: everything else reads these as the types below
+        return ModelInfo(name, path, meta, f"{META_FILE} has bad values for {', '.join(bad)}")
     missing = [f for f in (WEIGHTS_FILE, VOCAB_FILE) if not (path / f).is_file()]
     if meta.get("config", {}).get("ngram", True) and not (path / NGRAM_FILE).is_file():
         missing.append(NGRAM_FILE)
@@ -144,6 +146,19 @@ def _verified(info: ModelInfo) -> ModelInfo:
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
         return ModelInfo(info.name, info.path, info.meta, _describe(e), info.folder)
     return info
+
+
+def _bad_meta_fields(meta: dict) -> list[str]:
+    config = meta.get("config")
+    checks = {
+        "config": isinstance(config, dict),
+        "config.context": isinstance(config, dict) and type(config.get("context")) is int and config["context"] >= 1,
+        "vocab_size": type(meta.get("vocab_size", 0)) is int,
+        "lstm_weight": type(meta.get("lstm_weight", 1.0)) in (int, float) and 0 <= meta.get("lstm_weight", 1.0) <= 1,
+        "corpus": isinstance(meta.get("corpus", []), list) and all(isinstance(f, dict) for f in meta.get("corpus", [])),
+        "validation": meta.get("validation") is None or isinstance(meta.get("validation"), dict),
+    }
+    return [name for name, ok in checks.items() if not ok]
 
 
 def find(name: str | None = None) -> ModelInfo:

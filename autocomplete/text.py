@@ -11,22 +11,32 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 
+from autocomplete._marks import char_class
+
 PAD = ""  # index 0, the Keras convention; never a real token
 UNKNOWN = "<unk>"
 BOUNDARY = "</s>"
 MARKERS = (PAD, UNKNOWN, BOUNDARY)
 
-_WORD = r"[^\W_]+(?:'[^\W_]+)*"
+# A word starts with a letter or digit (\w, once normalize() has turned "_" into a space) and goes on with
+# letters, digits and combining marks, which \w leaves out ("हिन्दी", "i̇" from "İ".lower()).
+_MARKS = char_class()
+_CHAR = rf"[\w{_MARKS}]"
+_WORD = rf"\w{_CHAR}*(?:'\w{_CHAR}*)*"
 # A sentence end is a run of . ! ? followed by a space, a closing quote or bracket, or the end of the line,
-# so "3.14" and "example.com" stay inside one sentence.
-_TOKEN = re.compile(rf"(?P<word>{_WORD})|(?P<end>[.!?…]+(?=[\s\"'”)\]]|$))")
+# so "3.14" and "example.com" stay inside one sentence. The look-behind matches a run only from its start:
+# without it a long run of dots is retried from each of its dots (quadratic).
+_TOKEN = re.compile(rf"(?P<word>{_WORD})|(?P<end>(?<![.!?…])[.!?…]++(?=[\s\"'”)\]]|$))")
 # The word being typed: a trailing run of word characters, possibly ending in an apostrophe ("don'").
-_PREFIX = re.compile(r"[^\W_]+(?:'[^\W_]*)*$")
+_PREFIX = re.compile(rf"\w{_CHAR}*(?:'{_CHAR}*)*\Z")
+# The trailing run of word characters and apostrophes, matched on the reversed text: searching for _PREFIX
+# from the start would retry every position of a long unbroken run (quadratic).
+_TAIL = re.compile(rf"[\w{_MARKS}']*")
 
 
 def normalize(text: str) -> str:
-    """NFC, curly apostrophes made straight, lower-cased."""
-    return unicodedata.normalize("NFC", text).replace("\u2019", "'").lower()
+    """NFC, curly apostrophes made straight, underscores made spaces (they separate words), lower-cased."""
+    return unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("_", " ").lower()
 
 
 def tokenize_line(line: str) -> list[str]:
@@ -61,10 +71,12 @@ def split_typed(text: str) -> tuple[list[str], str]:
     """
     # normalize() may change lengths (NFC), so split the normalized text, not the original.
     normalized = normalize(text)
-    match = _PREFIX.search(normalized)
+    match = _PREFIX.search(normalized, len(normalized) - _TAIL.match(normalized[::-1]).end())
     if match is None:
         return tokenize(normalized), ""
-    return tokenize(normalized[: match.start()]), match.group()
+    # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1"):
+    # tokenize it with a stand-in word where the prefix is, then drop the stand-in.
+    return tokenize(normalized[: match.start()] + "x")[:-1], match.group()
 
 
 def context_window(tokens: list[str], size: int) -> list[str]:

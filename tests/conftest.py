@@ -1,0 +1,153 @@
+"""Shared fixtures for the core's tests.
+
+- `store_home`: an empty model store of the test's own ($AUTOCOMPLETE_HOME in tmp_path).
+- `corpus_file`: a ~400-word text written by the test.
+- `trained_model`: ONE real Keras model trained per session (seconds of TensorFlow), in a store of its own;
+  read it, never change it. `model_home` gives a test a private copy of that store to change at will.
+- `make_model`: a valid model folder from random weights, saved through the store (no Keras, milliseconds).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autocomplete import store
+from autocomplete.config import TrainConfig
+from autocomplete.inference import WEIGHT_NAMES
+from autocomplete.ngram import KneserNey
+from autocomplete.text import MARKERS
+from autocomplete.vocab import Vocabulary
+
+# Original text, ~400 words: a few subjects, verbs and places recombined, so a context predicts something.
+CORPUS_TEXT = "\n".join(
+    [
+        "The cat sat on the mat. The dog sat on the rug. The cat saw the dog and the dog saw the cat.",
+        "A bird sang in the garden. The bird flew over the wall and sang again.",
+        "",
+        "My lord, the king is in the hall. My lord, the queen is in the garden.",
+        "We walked to the harbour in the morning. We walked to the station in the evening.",
+        "The cat sat on the wall. The dog ran to the gate. The bird sat on the gate.",
+        "",
+        "To be or not to be. To walk or not to walk. To sing or not to sing.",
+        "She opened the door and looked at the sea. He opened the window and looked at the hills.",
+        "The children ran down the road to the beach. The children ran up the hill to the house.",
+        "",
+    ]
+    * 3
+)
+
+TINY = TrainConfig(epochs=2, embedding_dim=8, units=16, hidden=16, min_count=1)
+
+CLI_ENV = {"COLUMNS": "100"}
+
+
+def pytest_configure(config):
+    # Keras 3.15 under numpy 2 warns from its own code on every predict/fit; nothing for us to act on.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    )
+
+
+@pytest.fixture
+def store_home(tmp_path, monkeypatch) -> Path:
+    """$AUTOCOMPLETE_HOME pointed at an empty folder of this test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("AUTOCOMPLETE_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def corpus_file(tmp_path) -> Path:
+    path = tmp_path / "corpus.txt"
+    path.write_text(CORPUS_TEXT, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    home: Path  # the session's own store; copy it (model_home) before changing anything
+    name: str
+    corpus: Path
+    config: TrainConfig
+    result: object  # autocomplete.train.TrainResult
+
+    @property
+    def folder(self) -> Path:
+        return (self.home / "models" / self.name).resolve()
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> TrainedModel:
+    """One small real Keras model, trained once per session through autocomplete.train.train."""
+    from autocomplete.train import train
+
+    root = tmp_path_factory.mktemp("trained")
+    corpus = root / "tiny.txt"
+    corpus.write_text(CORPUS_TEXT, encoding="utf-8")
+    home = root / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUTOCOMPLETE_HOME", str(home))
+        result = train([corpus], TINY, name="tiny")
+    return TrainedModel(home, "tiny", corpus, TINY, result)
+
+
+@pytest.fixture
+def model_home(trained_model, tmp_path, monkeypatch) -> Path:
+    """A private copy of the trained model's store, set as $AUTOCOMPLETE_HOME."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_model.home, home, symlinks=True)  # models/NAME is a relative link: it stays valid
+    monkeypatch.setenv("AUTOCOMPLETE_HOME", str(home))
+    return home
+
+
+WORDS = "the cat sat on a mat and the dog ran to the red barn while a bird sang".split()
+
+
+def write_model(
+    name: str,
+    seed: int = 0,
+    force: bool = False,
+    words=WORDS,
+    context: int = 2,
+    created: str | None = None,
+) -> Vocabulary:
+    """A valid model folder (no .keras file) made from random weights, saved through store.writing."""
+    rng = np.random.default_rng(seed)
+    vocab = Vocabulary(MARKERS + tuple(dict.fromkeys(words)))
+    v, e, h, d = len(vocab), 4, 5, 6
+    shapes = [(v, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, v), (v,)]
+    weights = {n: rng.normal(size=s).astype(np.float32) for n, s in zip(WEIGHT_NAMES, shapes, strict=True)}
+    ngram = KneserNey.fit(rng.integers(3, v, size=200), v, 3)
+    meta = store.new_meta(config=TrainConfig(context=context).to_json(), lstm_weight=0.5, seed=seed)
+    if created is not None:
+        meta["created"] = created
+    with store.writing(name, force) as folder:
+        vocab.save(folder / store.VOCAB_FILE)
+        np.savez(folder / store.WEIGHTS_FILE, **weights)
+        np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
+        store.write_json(folder / store.META_FILE, meta)
+    return vocab
+
+
+@pytest.fixture
+def make_model(store_home):
+    """write_model, in this test's empty store."""
+    return write_model
+
+
+def leftovers(home: Path) -> list[str]:
+    """Temporary entries, and version folders no model link points at."""
+    folder = home / "models"
+    if not folder.exists():
+        return []
+    linked = {p.resolve().name for p in folder.iterdir() if p.is_symlink()}
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)
+    )

@@ -1,0 +1,243 @@
+"""The command line through typer's CliRunner: train, predict (table, --json, --stdin), models, models rm, and
+every bad argument answered by one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from conftest import CLI_ENV, leftovers
+from typer.testing import CliRunner
+
+from autocomplete import store
+from autocomplete.cli import app
+from autocomplete.text import BOUNDARY
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input, env=CLI_ENV)
+
+
+def assert_one_line_error(result, code: int, message: str) -> None:
+    """Exit `code` and one line on stderr that says `message` (stdout holds at most progress lines)."""
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert "error" not in result.stdout
+
+
+# --- train ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_train_then_list_then_predict(corpus_file, store_home):
+    result = run(
+        "train", str(corpus_file), "--name", "cli", "--preset", "tiny", "--epochs", "1", "--batch-size", "64"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Trained 'cli'" in result.stdout and "saved to" in result.stdout  # paths may wrap: not checked
+    assert 'autocomplete predict "the " --model cli' in result.stdout
+    assert result.stderr == ""
+    assert leftovers(store_home) == []
+
+    listed = run("models")
+    assert listed.exit_code == 0 and "cli" in listed.stdout and "corpus.txt" in listed.stdout
+
+    answer = json.loads(run("predict", "the ", "--json").stdout)
+    assert answer["model"] == "cli" and len(answer["suggestions"]) == 5
+
+
+def bad_corpus(kind: str, folder):
+    """A corpus path that `train` must refuse."""
+    path = folder / {
+        "missing": "missing.txt",
+        "empty": "empty.txt",
+        "binary": "a.gz",
+        "too few words": "short.txt",
+    }.get(kind, "")
+    if kind == "empty":
+        path.write_text("")
+    elif kind == "binary":
+        path.write_bytes(gzip.compress(b"not a text file " * 100, mtime=0))
+    elif kind == "too few words":
+        path.write_text("Two words.")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("missing", "corpus file not found"),
+        ("empty", "empty.txt is empty"),
+        ("directory", "is a directory"),
+        ("binary", "a.gz is not a text file"),
+        ("too few words", "short.txt has 2 words: a context of 2 needs at least 3"),
+    ],
+)
+def test_train_refuses_a_bad_corpus(tmp_path, store_home, kind, message):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    result = run("train", str(bad_corpus(kind, folder)))
+    assert_one_line_error(result, 1, message)
+    assert leftovers(store_home) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "--epochs must be at least 1 (got 0)"),
+        (["--epochs", "-2"], "--epochs must be at least 1 (got -2)"),
+        (["--context", "0"], "--context must be at least 1"),
+        (["--val-split", "0.9"], "--val-split must be in (0, 0.5]"),
+        (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--name", "../escape"], "invalid model name ../escape"),
+        (["--name", "has space"], "invalid model name has space"),
+    ],
+)
+def test_train_refuses_bad_options(corpus_file, store_home, args, message):
+    assert_one_line_error(run("train", str(corpus_file), *args), 2, message)
+
+
+def test_train_refuses_an_existing_name_without_force(corpus_file, make_model):
+    make_model("corpus")  # the name the corpus file's stem gives
+    assert_one_line_error(run("train", str(corpus_file)), 1, "a model named 'corpus' exists: pass --force")
+
+
+# --- predict --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_predict_table(model_home):
+    result = run("predict", "the ca")
+    assert result.exit_code == 0, result.output
+    assert "model: tiny (most recent)" in result.stdout
+    assert "cat" in result.stdout and "100.0%" in result.stdout
+    assert "words starting with “ca”" in result.stdout
+    named = run("predict", "my lord ", "--model", "tiny", "-k", "3")
+    assert named.exit_code == 0 and "model: tiny" in named.stdout and "most recent" not in named.stdout
+    assert named.stdout.count("%") == 3
+
+
+@pytest.mark.slow
+def test_predict_json(model_home):
+    result = run("predict", "The cat sat on the ", "--json", "--top-k", "3")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"text", "context", "prefix", "suggestions"} <= set(data)
+    assert data["text"] == "The cat sat on the " and data["context"] == ["on", "the"] and data["prefix"] == ""
+    assert len(data["suggestions"]) == 3
+    for item in data["suggestions"]:
+        assert set(item) == {"word", "probability"}
+        assert isinstance(item["word"], str) and 0.0 <= item["probability"] <= 1.0
+        assert item["word"] not in ("", "<unk>", BOUNDARY)
+    assert result.stdout.count("\n") == 1  # one object, one line
+
+
+@pytest.mark.slow
+def test_predict_stdin_json(model_home):
+    lines = ["the ca", "the ", "", "to be or", "zebra quagga "]
+    result = run("predict", "--stdin", "--json", input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["text"] for a in answers] == lines  # only the newline is stripped: trailing spaces count
+    assert [a["prefix"] for a in answers] == ["ca", "", "", "or", ""]
+    assert answers[0]["suggestions"][0]["word"] == "cat"
+    assert answers[1]["context"] == [BOUNDARY, "the"] and answers[2]["context"] == [BOUNDARY, BOUNDARY]
+    assert answers[4]["unknown"] == ["zebra", "quagga"] and answers[4]["suggestions"]
+
+
+@pytest.mark.slow
+def test_predict_stdin_plain(model_home):
+    result = run("predict", "--stdin", "-k", "2", input="the ca\nto be or not to ")
+    assert result.exit_code == 0, result.output
+    first, second = result.stdout.splitlines()
+    assert first.split("\t")[0] == "cat"
+    assert len(second.split("\t")) == 2
+
+
+@pytest.mark.slow
+def test_predict_with_a_prefix_that_matches_nothing(model_home):
+    data = json.loads(run("predict", "the zzz", "--json").stdout)
+    assert data["suggestions"] == [] and data["prefix"] == "zzz"
+    assert "no known word starts with that" in run("predict", "the zzz").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["the", "--model", "nope"], 1, "no model named 'nope'"),
+        (["the", "--model", "../up"], 2, "invalid model name ../up"),
+        (["the", "--top-k", "0"], 2, "--top-k must be between 1 and 1000 (got 0)"),
+        (["the", "--top-k", "-5"], 2, "--top-k must be between 1 and 1000 (got -5)"),
+        (["the", "--top-k", "100000"], 2, "--top-k must be between 1 and 1000 (got 100000)"),
+        ([], 2, "give either TEXT or --stdin"),
+        (["the", "--stdin"], 2, "give either TEXT or --stdin"),
+    ],
+)
+def test_predict_refuses_bad_arguments(make_model, args, code, message):
+    make_model("m")
+    assert_one_line_error(run("predict", *args), code, message)
+
+
+def test_predict_top_k_that_is_not_a_number(make_model):
+    make_model("m")
+    result = run("predict", "the", "--top-k", "many")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--top-k" in result.stderr  # typer's own usage error
+
+
+def test_predict_without_any_model(store_home):
+    assert_one_line_error(run("predict", "the "), 1, "no trained model yet: run `autocomplete train FILE`")
+
+
+def test_predict_a_broken_model(make_model, store_home):
+    make_model("bad")
+    (store_home / "models" / "bad" / store.WEIGHTS_FILE).write_bytes(b"PK\x03\x04 truncated")
+    assert_one_line_error(
+        run("predict", "the ", "-m", "bad"), 1, "remove it with `autocomplete models rm bad`"
+    )
+
+
+# --- models ---------------------------------------------------------------------------------------
+
+
+def test_models_lists_healthy_and_broken(make_model, store_home):
+    make_model("old", created="2024-01-01T00:00:00+00:00")
+    make_model("new", created="2025-01-01T00:00:00+00:00")
+    make_model("bad", created="2026-01-01T00:00:00+00:00")
+    (store_home / "models" / "bad" / store.META_FILE).write_text("{oops")
+    result = run("models")
+    assert result.exit_code == 0, result.output
+    rows = [line.split("│")[1:3] for line in result.stdout.splitlines() if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows] == [["●", "new"], ["", "old"], ["", "bad"]]
+    words = " ".join(result.stdout.split())  # the note may wrap
+    assert "✗ broken" in words
+    assert "✗ bad: meta.json is unreadable" in words and "remove it with autocomplete models rm bad" in words
+
+
+def test_models_when_there_are_none(store_home):
+    result = run("models")
+    assert result.exit_code == 0 and "No models yet" in result.stdout
+
+
+def test_models_rm(make_model, store_home):
+    make_model("a")
+    make_model("b")
+    result = run("models", "rm", "a")
+    assert result.exit_code == 0 and "Removed model a" in result.stdout
+    assert [i.name for i in store.list_models()] == ["b"]
+    assert leftovers(store_home) == []
+    assert_one_line_error(run("models", "rm", "a"), 1, "no model named 'a'")
+    assert_one_line_error(run("models", "rm", "../b"), 2, "invalid model name")
+
+
+def test_help_lists_the_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("train", "predict", "models", "repl"):
+        assert command in result.stdout

@@ -1,0 +1,198 @@
+"""Training end to end on a tiny corpus: what is saved, what is refused, Ctrl-C at either end of an epoch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import CORPUS_TEXT, TINY, leftovers
+
+import autocomplete
+from autocomplete import store
+from autocomplete.config import TrainConfig
+from autocomplete.errors import CorpusError, Interrupted, UsageError
+from autocomplete.inference import LstmWeights
+from autocomplete.ngram import KneserNey
+from autocomplete.suggest import suggest
+from autocomplete.text import BOUNDARY, MARKERS, tokenize
+from autocomplete.train import SilentReporter, _best_weight, _validation_size, prepare, train
+from autocomplete.vocab import BOUNDARY_ID, Vocabulary
+
+# --- the session's real model ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_model_folder_holds_everything(trained_model):
+    files = {p.name for p in trained_model.folder.iterdir()}
+    assert files == {
+        store.KERAS_FILE,
+        store.WEIGHTS_FILE,
+        store.NGRAM_FILE,
+        store.VOCAB_FILE,
+        store.META_FILE,
+    }
+    assert not any(p.name.startswith(".tmp-") for p in (trained_model.home / "models").iterdir())
+
+
+@pytest.mark.slow
+def test_meta_json(trained_model):
+    meta = json.loads((trained_model.folder / store.META_FILE).read_text(encoding="utf-8"))
+    result = trained_model.result
+    assert meta["format_version"] == store.FORMAT_VERSION
+    assert meta["package_version"] == autocomplete.__version__
+    data = trained_model.corpus.read_bytes()
+    assert meta["corpus"] == [
+        {
+            "name": "tiny.txt",
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "replaced_bytes": 0,
+        }
+    ]
+    assert TrainConfig.from_json(meta["config"]) == trained_model.config
+    assert meta["words"] == result.words == len([t for t in tokenize(CORPUS_TEXT) if t != BOUNDARY])
+    assert meta["vocab_size"] == result.vocab_size and meta["tokens"] > meta["words"]
+    assert meta["epochs_run"] == result.epochs_run == 2 and 1 <= meta["best_epoch"] <= 2
+    assert 0.0 <= meta["lstm_weight"] <= 1.0
+    validation = meta["validation"]
+    assert (
+        validation["words"] > 0
+        and math.isfinite(validation["perplexity"])
+        and validation["perplexity"] >= 1.0
+    )
+    assert 0.0 <= validation["top1"] <= validation["top3"] <= validation["top5"] <= 1.0
+    assert meta["created"] and "T" in meta["created"]
+
+
+@pytest.mark.slow
+def test_train_result(trained_model):
+    result = trained_model.result
+    assert result.name == "tiny" and result.path == trained_model.home / "models" / "tiny"
+    assert result.vocab_size == len(Vocabulary.load(trained_model.folder / store.VOCAB_FILE))
+    assert not result.interrupted and result.parameters > 0 and result.seconds > 0
+    assert result.files[0].sha256 == hashlib.sha256(trained_model.corpus.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_train_then_predict(trained_model, model_home):
+    info, predictor = store.load()  # the only model: the default
+    assert info.name == "tiny"
+    vocab_words = set(predictor.vocab.words[len(MARKERS) :])
+    answer = suggest("The cat sat on the ", predictor, k=5)
+    assert len(answer.items) == 5 and {s.word for s in answer.items} <= vocab_words
+    assert answer.context == ("on", "the") and answer.unknown == ()
+    probabilities = [s.probability for s in answer.items]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0 + 1e-6
+    completion = suggest("the ca", predictor, k=3)
+    assert completion.items[0].word == "cat"  # the only word starting with "ca"
+    assert sum(s.probability for s in completion.items) == pytest.approx(1.0, abs=1e-5)
+    assert suggest("to be or not to be. My lo", predictor).items[0].word == "lord"
+
+
+# --- refused before any training ------------------------------------------------------------------
+
+
+def test_too_few_words_are_refused(tmp_path, store_home):
+    path = tmp_path / "short.txt"
+    path.write_text("Hello there.", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"short\.txt has 2 words: a context of 2 needs at least 3"):
+        train([path], TINY)
+    assert not (store_home / "models" / "short").exists() and leftovers(store_home) == []
+
+
+def test_only_punctuation_is_refused(tmp_path, store_home):
+    path = tmp_path / "dots.txt"
+    path.write_text("... !!! ??? --- ,,,\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"dots\.txt has 0 words"):
+        train([path], TINY)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"epochs": 0}, "--epochs must be at least 1"),
+        ({"context": 0}, "--context must be at least 1"),
+        ({"val_split": 0.7}, r"--val-split must be in \(0, 0.5\]"),
+        ({"units": -3}, "--units must be at least 1"),
+    ],
+)
+def test_bad_settings_are_refused(corpus_file, store_home, change, message):
+    with pytest.raises(UsageError, match=message):
+        train([corpus_file], TrainConfig(**{**TINY.to_json(), **change}))
+    assert not (store_home / "models").exists()  # refused before the store is touched
+
+
+def test_no_files(store_home):
+    with pytest.raises(CorpusError, match="no corpus file given"):
+        train([], TINY)
+
+
+def test_prepare(corpus_file):
+    corpus = prepare([corpus_file], TINY)
+    assert corpus.ids[0] == BOUNDARY_ID and corpus.ids[-1] == BOUNDARY_ID  # starts and ends a sentence
+    assert corpus.ids.dtype == np.int32
+    assert corpus.words == int((corpus.ids > BOUNDARY_ID).sum())
+    assert corpus.vocab.words[3] == "the"  # the most frequent word
+    assert corpus.files[0].sha256 == hashlib.sha256(corpus_file.read_bytes()).hexdigest()
+    assert BOUNDARY in corpus.vocab.words
+
+
+@pytest.mark.parametrize(
+    ("windows", "split", "size"), [(100, 0.1, 10), (1, 0.1, 0), (2, 0.5, 1), (3, 0.01, 1), (10, 0.5, 5)]
+)
+def test_validation_is_a_tail_of_at_least_one_window(windows, split, size):
+    assert _validation_size(windows, split) == size
+
+
+def test_best_weight_prefers_the_better_model():
+    rng = np.random.default_rng(0)
+    v = 8
+    ids = np.tile(np.arange(3, v), 40)  # a deterministic cycle: the n-gram learns it exactly
+    ngram = KneserNey.fit(ids, v, 3)
+    shapes = [(v, 4), (4, 8), (2, 8), (8,), (2, 3), (3,), (3, v), (v,)]
+    noise = LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+    contexts = np.stack([ids[:-2], ids[1:-1]], axis=1)[:50]
+    assert _best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------------
+
+
+class InterruptAt(SilentReporter):
+    """A reporter that raises KeyboardInterrupt (as Ctrl-C does) from inside Keras' callbacks."""
+
+    def __init__(self, epoch_end: int | None = None, batch: int | None = None):
+        self.epoch_end, self.at_batch = epoch_end, batch
+
+    def batch(self, epoch, step, loss):
+        if self.at_batch is not None and (epoch, step) >= (1, self.at_batch):
+            raise KeyboardInterrupt
+
+    def epoch(self, epoch, loss, val_loss, improved):
+        if epoch == self.epoch_end:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_an_epoch_saves_the_best_model(corpus_file, store_home):
+    config = TrainConfig(**{**TINY.to_json(), "epochs": 5, "ngram": False})
+    result = train([corpus_file], config, name="cut", reporter=InterruptAt(epoch_end=1))
+    assert result.interrupted and result.epochs_run == 1 and result.best_epoch == 1
+    info, predictor = store.load("cut")
+    assert info.meta["epochs_run"] == 1 and predictor.lstm is not None
+    assert suggest("the ", predictor).items
+    assert leftovers(store_home) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_before_the_first_epoch_saves_nothing(corpus_file, model_home):
+    # Replacing an existing model (--force): the old one must survive, and no temp folder may be left.
+    before = (model_home / "models" / "tiny").resolve()
+    with pytest.raises(Interrupted, match="before the first epoch finished: nothing was saved"):
+        train([corpus_file], TINY, name="tiny", force=True, reporter=InterruptAt(batch=1))
+    assert [i.name for i in store.list_models()] == ["tiny"]
+    assert (model_home / "models" / "tiny").resolve() == before and store.load("tiny")
+    assert leftovers(model_home) == []
