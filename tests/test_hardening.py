@@ -59,9 +59,10 @@ def _temp_folders(home: Path) -> list[str]:
 
 def _corpus(path: Path, words: int = 4000, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
-    sentences = []
-    while sum(len(s) for s in sentences) < words:
+    sentences, count = [], 0
+    while count < words:
         sentences.append(list(rng.choice(WORDS, size=int(rng.integers(4, 12)))))
+        count += len(sentences[-1])
     path.write_text("\n".join(" ".join(s).capitalize() + "." for s in sentences), encoding="utf-8")
     return path
 
@@ -240,3 +241,60 @@ def test_history_is_appended_and_flushed_per_line(home):
     FileHistory(str(path)).append_string("to be or not")
     # Read back by a fresh reader, as after a crash: nothing was held in memory.
     assert "to be or not" in list(FileHistory(str(path)).load_history_strings())
+
+
+def test_right_to_left_and_mixed_scripts_tokenize(tmp_path):
+    from autocomplete.text import split_typed, tokenize
+
+    assert tokenize("שלום עולם. مرحبا بالعالم") == ["שלום", "עולם", "</s>", "مرحبا", "بالعالم"]
+    assert split_typed("שלום עו") == (["שלום"], "עו")
+
+
+def test_a_file_that_fails_mid_read_is_a_clear_error(tmp_path, monkeypatch):
+    """The disk (or a network share) fails after the first chunk: one line naming the file, no traceback."""
+    from autocomplete import corpus
+    from autocomplete.train import prepare
+
+    path = _corpus(tmp_path / "flaky.txt", words=400_000)  # > 1 MiB: read in more than one chunk
+    real_open = Path.open
+
+    class Flaky:
+        def __init__(self, f):
+            self.f, self.reads = f, 0
+
+        def read(self, n):
+            self.reads += 1
+            if self.reads > 1:
+                raise OSError(5, "Input/output error")
+            return self.f.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    def flaky_open(self, mode="r", *args, **kwargs):
+        f = real_open(self, mode, *args, **kwargs)
+        return Flaky(f) if self == path and "b" in mode else f
+
+    file = corpus.check_file(path)  # passes: the failure comes later, while reading
+    monkeypatch.setattr(Path, "open", flaky_open)
+    with pytest.raises(CorpusError, match=r"cannot read .*flaky.txt: Input/output error"):
+        list(corpus.read_lines(file))
+    with pytest.raises(CorpusError, match=r"cannot read .*flaky.txt"):
+        prepare([path], TrainConfig())
+
+
+def test_a_file_deleted_after_the_check_is_a_clear_error(tmp_path):
+    from autocomplete.train import prepare
+
+    path = _corpus(tmp_path / "gone.txt", words=100)
+    from autocomplete import corpus
+
+    file = corpus.check_file(path)
+    path.unlink()
+    with pytest.raises(CorpusError, match="cannot read .*gone.txt"):
+        list(corpus.read_lines(file))
+    with pytest.raises(CorpusError, match="corpus file not found: .*gone.txt"):
+        prepare([path], TrainConfig())
