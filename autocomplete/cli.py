@@ -149,6 +149,37 @@ def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> No
         flush()
 
 
+@app.command()
+@friendly_errors
+def evaluate(
+    textfile: Annotated[
+        Path,
+        typer.Argument(help="Held-out text to measure on (not the model's own text).", show_default=False),
+    ],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+    top_k: Annotated[
+        int,
+        typer.Option("--top-k", "-k", help="Suggestions the simulated typist sees (K of keystroke savings)."),
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Measure a model on held-out text: perplexity, top-1/3/5 accuracy, keystroke savings, speed."""
+    from autocomplete.evaluate import evaluate as run_evaluation
+
+    check_top_k(top_k)
+    info, predictor = store.load(model)
+    result = run_evaluation(textfile, predictor, top_k)
+    if as_json:
+        sys.stdout.write(json.dumps({**result.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
+        return
+    from autocomplete import render
+
+    chosen = "" if model else " (most recent)"
+    consoles()[0].print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
+
+
 @models_app.callback()
 @friendly_errors
 def models(ctx: typer.Context) -> None:

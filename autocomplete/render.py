@@ -169,3 +169,25 @@ class RichReporter:
         if self.task is not None:
             self.progress.stop()
             self.task = None
+
+
+def evaluation_table(e, title: str | None = None) -> Table:
+    """The table printed by `evaluate` (e: autocomplete.evaluate.Evaluation)."""
+    s, ksr = e.scores, e.ksr
+    table = Table(title=title, show_header=False, title_justify="left",
+                  caption=f"{e.path} · {e.words:,} words", caption_justify="left")  # fmt: skip
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    table.add_row("perplexity", _fmt(s.perplexity, ".1f"), f"over {s.words:,} words in the vocabulary")
+    unknown = f"{s.unknown:,} not in the vocabulary (not scored)"
+    table.add_row("unknown words", f"{s.unknown_share:.1%}", unknown)
+    for k, value in ((1, s.top1), (3, s.top3), (5, s.top5)):
+        among = "is the first suggestion" if k == 1 else f"is among the first {k} suggestions"
+        table.add_row(f"top-{k} accuracy", f"{value:.1%}", f"the next word {among}")
+    table.add_row(
+        f"keystroke savings (K={ksr.k})", f"{ksr.rate:.1%}",
+        f"{ksr.keystrokes:,} keystrokes instead of {ksr.baseline:,}; {ksr.accepted:,} words accepted",
+    )  # fmt: skip
+    table.add_row("speed", f"{e.words_per_second:,.0f} words/s", f"{e.seconds:.1f} s in all")
+    return table

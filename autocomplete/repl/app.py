@@ -1,0 +1,132 @@
+"""`autocomplete repl`: the PromptSession assembled from the other modules, and the read-print loop.
+
+The session: the prompt `NAME> `; a ThreadedCompleter and a ThreadedAutoSuggest, each through a Dynamic
+wrapper so `:model` swaps the model live; the live panel as the bottom toolbar; FileHistory in the model
+store (prompt_toolkit appends each accepted line to the file as it is accepted); Emacs keys, or vi.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import ExitStack
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.auto_suggest import DynamicAutoSuggest, ThreadedAutoSuggest
+from prompt_toolkit.completion import DynamicCompleter, ThreadedCompleter
+from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import FileHistory, History
+from prompt_toolkit.output import create_output
+from prompt_toolkit.styles import Style
+from rich.console import Console
+
+from autocomplete import store
+from autocomplete.repl import commands
+from autocomplete.repl.autosuggest import GhostKeeper
+from autocomplete.repl.blas import use_one_blas_thread
+from autocomplete.repl.key_bindings import repl_bindings
+from autocomplete.repl.live import Live
+from autocomplete.repl.state import ReplState
+
+
+def no_color() -> bool:
+    return bool(os.environ.get("NO_COLOR"))  # https://no-color.org: set and not empty
+
+
+def style(color: bool) -> Style:
+    return Style.from_dict(
+        {
+            "bottom-toolbar": "noreverse",  # prompt_toolkit's default toolbar is reverse video
+            "bottom-toolbar.text": "",
+            # Without colour the ghost would look typed: dim it instead.
+            "auto-suggestion": "#8a8a8a" if color else "dim",
+            "model": "bold ansigreen" if color else "bold",
+        }
+    )
+
+
+def history() -> History:
+    path = store.history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileHistory(str(path))
+
+
+class Repl:
+    """One interactive session: the state, the live panel and ghost, and the PromptSession over them."""
+
+    def __init__(
+        self, state: ReplState, console: Console, color: bool = True, history: History | None = None
+    ):
+        self.state, self.console = state, console
+        self.keeper = GhostKeeper()
+        self.live = Live(state, self.keeper, color)
+        self.session: PromptSession[str] = PromptSession(
+            message=self.message,
+            completer=ThreadedCompleter(DynamicCompleter(lambda: state.completer)),
+            auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(lambda: state.auto_suggest)),
+            complete_while_typing=Condition(lambda: state.complete_while_typing),
+            bottom_toolbar=self.live.toolbar,
+            history=history,
+            key_bindings=repl_bindings(state, self.live),
+            vi_mode=state.vi,
+            cursor=ModalCursorShapeConfig() if state.vi else None,
+            style=style(color),
+            include_default_pygments_style=False,
+            enable_history_search=False,  # excludes complete_while_typing; Ctrl-R still searches
+            reserve_space_for_menu=min(state.top_k, 8),
+        )  # fmt: skip
+        self.keeper.attach(self.session.default_buffer)
+        self.live.attach(self.session.app, self.session.default_buffer)
+
+    def message(self):
+        return [("class:model", self.state.model_name), ("", "> ")]
+
+    def read(self) -> str:
+        """One accepted line; EOFError on Ctrl-D."""
+        return self.session.prompt(pre_run=self._new_line)
+
+    def _new_line(self) -> None:
+        self.keeper.forget()  # a ghost of the previous line (or model) must not follow into this one
+        self.live.refresh()
+
+    def loop(self) -> None:
+        """Read lines until Ctrl-D or :quit; print each accepted line; run `:` commands."""
+        try:
+            while True:
+                try:
+                    line = self.read()
+                except KeyboardInterrupt:  # the <sigint> key, if a signal gets through
+                    continue
+                except EOFError:
+                    return
+                if commands.is_command(line):
+                    if not commands.execute(line, self.state, self.console):
+                        return
+                elif line.strip():
+                    print(line, flush=True)
+        finally:
+            self.live.close()
+
+
+def run(
+    model: str | None = None,
+    top_k: int = 5,
+    vi: bool = False,
+    complete_while_typing: bool = False,
+    train_default: bool = False,
+) -> None:
+    """Open the REPL on `model` (default: the most recent); AutocompleteError if there is nothing to open."""
+    from autocomplete.repl.startup import open_model
+
+    console = Console(highlight=False)
+    info, predictor = open_model(model, train_default, console)
+    use_one_blas_thread()  # after any training: only the keystrokes' small products want one thread
+    state = ReplState(info.name, predictor, top_k, complete_while_typing, vi)
+    with ExitStack() as stack:
+        if not sys.stdout.isatty() and sys.stderr.isatty():
+            # `autocomplete repl > notes.txt`: prompt and panel on the terminal, accepted lines into the file.
+            stack.enter_context(create_app_session(output=create_output(always_prefer_tty=True)))
+            console = Console(stderr=True, highlight=False)
+        Repl(state, console, color=not no_color(), history=history()).loop()

@@ -1,0 +1,156 @@
+"""The REPL's `:` commands: :help, :model NAME, :models, :top N, :quit. One function per command, each
+given the session's state and a rich Console; `execute` dispatches a line, `command_completions` completes
+one. Errors the user can fix are one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.completion import Completion
+from rich.console import Console
+from rich.table import Table
+
+from autocomplete.errors import AutocompleteError
+
+if TYPE_CHECKING:  # state.py imports this module for command_completions
+    from autocomplete.repl.state import ReplState
+
+
+@dataclass(frozen=True)
+class Command:
+    args: str
+    help: str
+    run: Callable[[ReplState, Console, str], bool]  # False: leave the REPL
+
+
+def _help(state: ReplState, console: Console, arg: str) -> bool:
+    console.print(help_table())
+    return True
+
+
+def _model(state: ReplState, console: Console, arg: str) -> bool:
+    if not arg:
+        console.print(
+            f"model: [bold]{state.model_name}[/bold] (switch with [bold]:model NAME[/bold]; see :models)"
+        )
+        return True
+    from autocomplete import store
+
+    try:
+        info, predictor = store.load(arg)
+    except AutocompleteError as error:
+        hint(console, str(error))
+        return True
+    state.switch_model(info.name, predictor)
+    console.print(f"now using [bold]{info.name}[/bold] ({len(predictor.vocab):,} words)", highlight=False)
+    return True
+
+
+def _models(state: ReplState, console: Console, arg: str) -> bool:
+    from autocomplete import render, store
+
+    infos = store.list_models(verify=True)
+    if not infos:
+        console.print(f"No models in {store.models_dir()}.", highlight=False)
+        return True
+    default = next((i.name for i in infos if not i.problem), None)
+    console.print(render.models_table(infos, default))
+    console.print(f"in use: [bold]{state.model_name}[/bold]")
+    return True
+
+
+def _top(state: ReplState, console: Console, arg: str) -> bool:
+    from autocomplete.cli import MAX_TOP_K
+
+    if not arg:
+        console.print(f"showing the top {state.top_k} (change with [bold]:top N[/bold])")
+        return True
+    if not arg.isdigit() or not 1 <= int(arg) <= MAX_TOP_K:
+        hint(console, f":top takes a number from 1 to {MAX_TOP_K} (got {arg!r})")
+        return True
+    state.set_top_k(int(arg))
+    console.print(f"showing the top {state.top_k}")
+    return True
+
+
+def _quit(state: ReplState, console: Console, arg: str) -> bool:
+    return False
+
+
+COMMANDS: dict[str, Command] = {
+    ":help": Command("", "keys and commands", _help),
+    ":model": Command("NAME", "switch to another model (no restart)", _model),
+    ":models": Command("", "list the trained models", _models),
+    ":top": Command("N", "show N suggestions", _top),
+    ":quit": Command("", "leave (Ctrl-D too)", _quit),
+}
+ALIASES = {":h": ":help", ":?": ":help", ":q": ":quit", ":exit": ":quit", ":m": ":model"}
+
+KEYS = [
+    ("Tab", "open the menu of suggestions; Tab/↓ pick, Enter takes the picked one"),
+    ("→  Ctrl-F  Ctrl-E", "take the ghost text (at the end of the line)"),
+    ("Alt-F", "take one word of the ghost text (Emacs mode)"),
+    ("Alt-N  Alt-P", "show the next / previous candidate as ghost text (Emacs mode)"),
+    ("F2", "pop the menu up while typing: on / off"),
+    ("Enter", "accept the line: printed and kept in the history"),
+    ("↑ ↓  Ctrl-R", "history, history search"),
+    ("Ctrl-C", "clear the line"),
+    ("Ctrl-D", "quit (in the middle of a line: delete the character under the cursor)"),
+]
+
+
+def help_table() -> Table:
+    table = Table(
+        title="autocomplete repl", show_header=False, title_justify="left", box=None, padding=(0, 2)
+    )
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for keys, what in KEYS:
+        table.add_row(keys, what)
+    table.add_row("", "")
+    for name, command in COMMANDS.items():
+        table.add_row(f"{name} {command.args}".strip(), command.help)
+    return table
+
+
+def hint(console: Console, message: str) -> None:
+    console.print(f"[yellow]![/yellow] {message}", highlight=False, soft_wrap=True, markup=True)
+
+
+def is_command(line: str) -> bool:
+    return line.lstrip().startswith(":")
+
+
+def execute(line: str, state: ReplState, console: Console) -> bool:
+    """Run one `:` command line; False when the REPL should end. Unknown commands get a one-line hint."""
+    name, _, arg = line.strip().partition(" ")
+    name = ALIASES.get(name, name)
+    command = COMMANDS.get(name)
+    if command is None:
+        close = [c for c in COMMANDS if c.startswith(name[:2])] if len(name) > 1 else []
+        also = f" (did you mean {' or '.join(close)}?)" if close and name != ":" else ""
+        hint(console, f"unknown command {name!r}{also}: try :help")
+        return True
+    return command.run(state, console, arg.strip())
+
+
+def command_completions(text: str) -> Iterator[Completion]:
+    """Completions of a `:` line: command names, then model names after `:model `."""
+    stripped = text.lstrip()
+    if " " not in stripped:
+        for name, command in COMMANDS.items():
+            if name.startswith(stripped):
+                yield Completion(name, -len(stripped), display_meta=command.help)
+        return
+    name, _, arg = stripped.partition(" ")
+    if ALIASES.get(name, name) == ":model" and " " not in arg.strip():
+        from autocomplete import store
+
+        for info in store.list_models():
+            if info.name.startswith(arg.strip()) and not info.problem:
+                yield Completion(
+                    info.name, -len(arg.lstrip()), display_meta=info.created.replace("T", " ")[:16]
+                )

@@ -1,0 +1,79 @@
+"""The REPL's own keys, on top of prompt_toolkit's (which already give → / Ctrl-F / Ctrl-E to take the
+whole ghost text, Alt-F one word of it, Tab for the menu, ↑ ↓ and Ctrl-R for the history).
+
+Alt-N / Alt-P are Emacs-mode keys, like prompt_toolkit's own Alt-F: in vi insert mode a binding that
+starts with Escape would make every Escape wait for a possible second key.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import Condition, completion_is_selected, emacs_mode, has_focus
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+from autocomplete.repl.autosuggest import Ghost
+
+if TYPE_CHECKING:
+    from autocomplete.repl.live import Live
+    from autocomplete.repl.state import ReplState
+
+
+def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
+    """The keys below act on the input line only: during a Ctrl-R search, Ctrl-C still ends the search."""
+    kb = KeyBindings()
+    editing = has_focus(DEFAULT_BUFFER)
+
+    @Condition
+    def ghost_shown() -> bool:
+        buffer = live.buffer
+        return (
+            buffer is not None
+            and isinstance(buffer.suggestion, Ghost)
+            and buffer.document.is_cursor_at_the_end
+        )
+
+    @Condition
+    def cursor_at_end() -> bool:
+        return live.buffer is not None and live.buffer.document.is_cursor_at_the_end
+
+    @kb.add("escape", "n", filter=editing & emacs_mode & ghost_shown)
+    def _(event: KeyPressEvent) -> None:
+        """Show the next candidate as ghost text."""
+        live.keeper.show(live.buffer, live.buffer.suggestion.cycle(1))
+
+    @kb.add("escape", "p", filter=editing & emacs_mode & ghost_shown)
+    def _(event: KeyPressEvent) -> None:
+        """Show the previous candidate as ghost text."""
+        live.keeper.show(live.buffer, live.buffer.suggestion.cycle(-1))
+
+    @kb.add("f2", filter=editing)
+    def _(event: KeyPressEvent) -> None:
+        """Pop the completion menu up while typing, or stop doing so."""
+        state.complete_while_typing = not state.complete_while_typing
+        buffer = event.current_buffer
+        if not state.complete_while_typing:
+            buffer.complete_state = None  # close the menu, keep what it inserted
+        elif buffer.text:
+            buffer.start_completion(select_first=False)
+
+    @kb.add("enter", filter=editing & completion_is_selected)
+    def _(event: KeyPressEvent) -> None:
+        """Take the completion picked in the menu (its text is in the line already) and close the menu."""
+        event.current_buffer.complete_state = None
+        live.refresh()
+
+    @kb.add("c-c", filter=editing)
+    def _(event: KeyPressEvent) -> None:
+        """Clear the line."""
+        event.current_buffer.reset()
+        live.keeper.forget()
+        live.refresh()
+
+    @kb.add("c-d", filter=editing & cursor_at_end)
+    def _(event: KeyPressEvent) -> None:
+        """Quit (in the middle of a line Ctrl-D keeps deleting the character under the cursor)."""
+        event.app.exit(exception=EOFError, style="class:exiting")
+
+    return kb

@@ -1,0 +1,178 @@
+"""The live panel under the input: the top-K words with probabilities (numbers and bars), the context the
+model read (unknown words marked), drawn by rich and handed to prompt_toolkit's bottom toolbar as ANSI.
+
+`panel_lines` and `render_panel` are plain functions of an answer (tests call them without a terminal).
+The panel always has the same height for a given K, so the screen does not jump as answers change.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import threading
+from dataclasses import dataclass
+
+from prompt_toolkit.formatted_text import ANSI
+from rich.cells import cell_len
+from rich.color import ColorSystem
+from rich.console import Console
+from rich.text import Text
+
+from autocomplete.render import bar, context_text
+from autocomplete.suggest import Suggestions
+
+BAR_WIDTH = 20
+WORD_WIDTH = 24  # longer words are cut with …
+MIN_WORD_WIDTH = 12  # so the bars do not shift left and right as the words change
+# OSC 8 hyperlinks (ESC ] 8 ; params ; uri ST): prompt_toolkit would print them as text.
+_OSC8 = re.compile(r"\x1b]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+@dataclass(frozen=True)
+class Status:
+    """The panel's last line: the model, K and the switches."""
+
+    model: str
+    top_k: int
+    menu_while_typing: bool = False
+    vi: bool = False
+
+
+def fit(word: str, width: int) -> str:
+    """`word` padded or cut ("…") to exactly `width` terminal cells; wide characters count two."""
+    if cell_len(word) <= width:
+        return word + " " * (width - cell_len(word))
+    cut = Text(word)
+    cut.truncate(width, overflow="ellipsis", pad=True)
+    return cut.plain
+
+
+def panel_lines(
+    answer: Suggestions | None, rows: int, ghost_word: str | None = None, note: str | None = None
+) -> list[Text]:
+    """The top-`rows` suggestions of `answer` as the rows of a table: rank, word, probability as a number
+    and as a bar, the ghost's word marked ◂; blank rows up to `rows`; then the context line.
+
+    The columns are laid out here rather than by rich's Table, which takes 2-3 ms per render against
+    ~0.3 ms for these lines: the panel is redrawn on every keystroke. With `note` (or no answer) the note
+    stands where the words go."""
+    items = answer.items[:rows] if answer is not None and note is None else ()
+    top = max((s.probability for s in items), default=1.0) or 1.0
+    rank_width = len(str(rows))
+    word_width = min(WORD_WIDTH, max([MIN_WORD_WIDTH, *(cell_len(s.word) for s in items)]))
+    lines = []
+    for rank, item in enumerate(items, start=1):
+        mark = "◂" if ghost_word is not None and item.word == ghost_word else ""
+        lines.append(
+            Text.assemble(
+                (f"{rank:>{rank_width}} ", "dim"),
+                (fit(item.word, word_width), "bold green"),
+                f" {item.probability:>6.1%} ",
+                (f"{bar(item.probability / top, BAR_WIDTH).plain:<{BAR_WIDTH}}", "cyan"),
+                " ",
+                (mark, "yellow"),
+            )
+        )
+    if not items:
+        empty = note or ("no known word starts with that" if answer and answer.prefix else "no suggestion")
+        lines.append(Text.assemble(" " * (rank_width + 1), (empty, "dim")))
+    lines += [Text("") for _ in range(rows - len(lines))]
+    caption = Text("context: ", style="dim")
+    if answer is not None and note is None:
+        caption.append_text(context_text(answer))
+        what = f"words starting with “{answer.prefix}”" if answer.prefix else "next word"
+        caption.append(f" · {what}", style="dim")
+    else:
+        caption.append("—", style="dim")
+    lines.append(caption)
+    return lines
+
+
+def status_line(status: Status) -> Text:
+    """The model, K and the F2 switch first (they must stay visible), then the keys (cut when narrow)."""
+    menu = "on" if status.menu_while_typing else "off"
+    keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
+    return Text.assemble(
+        (status.model, "bold"), f" · top {status.top_k} · F2 pop-up menu {menu} · {keys}", style="dim"
+    )
+
+
+def render_ansi(lines: list[Text], width: int, color: bool = True) -> str:
+    """`lines` as ANSI text, each cut to `width` cells ("…"), joined by newlines (none at the end).
+
+    Each span's style is turned into escape codes by rich (`Style.render`); going through Console.print
+    would wrap, measure and justify again, twice the time, for lines already laid out. No OSC 8 links:
+    prompt_toolkit would print them as text. Without colour (NO_COLOR) bold and dim stay."""
+    console = _console()
+    out = []
+    for line in lines:
+        line = line.copy()
+        line.truncate(max(width, 1), overflow="ellipsis")
+        parts = []
+        for segment in line.render(console):
+            style = segment.style
+            if style is None or not style:
+                parts.append(segment.text)
+                continue
+            style = style if color else style.without_color
+            parts.append(style.render(segment.text, color_system=ColorSystem.TRUECOLOR))
+        out.append("".join(parts))
+    return _OSC8.sub("", "\n".join(out))
+
+
+@functools.cache
+def _console() -> Console:
+    """A console only to resolve style names; it never prints."""
+    return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=200)
+
+
+def render_panel(
+    answer: Suggestions | None,
+    status: Status,
+    width: int,
+    rows: int,
+    ghost_word: str | None = None,
+    note: str | None = None,
+    color: bool = True,
+) -> str:
+    """The whole panel (suggestion rows, context line, status line) as ANSI text."""
+    return render_ansi([*panel_lines(answer, rows, ghost_word, note), status_line(status)], width, color)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One answer for the panel: the text it is for, and what to show (an answer, or a note for commands)."""
+
+    text: str
+    answer: Suggestions | None
+    note: str | None = None
+    ghost: object = None  # the autosuggest.Ghost for this text, computed with the answer
+
+
+class PanelRenderer:
+    """The panel's ANSI for a frame, remembered for the last few (frame, size, ghost word, status) keys:
+    the worker renders ahead, and the toolbar, called on every redraw, then only looks up. Thread-safe."""
+
+    def __init__(self, color: bool = True, keep: int = 4):
+        self.color, self.keep = color, keep
+        self._cache: dict[tuple, tuple[Frame, ANSI]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: Frame, status: Status, width: int, rows: int, ghost_word: str | None) -> ANSI:
+        key = (id(frame), status, width, rows, ghost_word)
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and hit[0] is frame:  # id() is reused once a frame is freed: check it is the same
+            return hit[1]
+        ansi = ANSI(render_panel(frame.answer, status, width, rows, ghost_word, frame.note, self.color))
+        with self._lock:
+            self._cache[key] = (frame, ansi)
+            while len(self._cache) > self.keep:
+                self._cache.pop(next(iter(self._cache)))
+        return ansi
+
+
+def panel_rows(top_k: int, terminal_rows: int) -> int:
+    """How many suggestion rows fit: K, but leave the prompt and a few lines of scrollback visible."""
+    return max(1, min(top_k, terminal_rows - 6))

@@ -1,0 +1,68 @@
+"""Which model the REPL opens: the named one, else the most recent; with none trained yet, say how to train
+one, or train the bundled corpus first (with --train-default, or when the user says yes).
+
+TensorFlow is imported only on that training path, never to open an existing model.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+
+from autocomplete import store
+from autocomplete.errors import StoreError
+
+NO_MODEL = (
+    "no trained model yet: run `autocomplete train FILE`, or `autocomplete repl --train-default` "
+    "to train the bundled corpus (under a minute) and start"
+)
+
+
+def ask_to_train(console: Console) -> bool:
+    """A y/N question, asked only when a person can answer it."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    from rich.prompt import Confirm
+
+    console.print("No trained model yet.")
+    try:
+        return Confirm.ask(
+            "Train one on the bundled corpus now (under a minute)?", default=False, console=console
+        )
+    except EOFError:
+        return False
+
+
+def train_bundled(console: Console) -> str:
+    """Train the bundled corpus with a progress bar; the new model's name."""
+    from autocomplete import bundled, render
+    from autocomplete.config import TrainConfig
+    from autocomplete.train import train
+
+    console.print(f"Training on the bundled corpus [bold]{bundled.default_corpus().name}[/bold]")
+    reporter = render.RichReporter(console)
+    try:
+        result = train([bundled.default_corpus()], TrainConfig(), reporter=reporter)
+    finally:
+        reporter.close()
+    console.print(f"Trained [bold]{result.name}[/bold] in {result.seconds:.0f} s.")
+    return result.name
+
+
+def open_model(
+    name: str | None,
+    train_default: bool,
+    console: Console,
+    ask: Callable[[Console], bool] = ask_to_train,
+):
+    """(ModelInfo, Predictor) for the REPL; StoreError with what to do when there is nothing to open."""
+    try:
+        return store.load(name)
+    except StoreError:
+        if name is not None or store.list_models():
+            raise  # a wrong name or a broken model: training the bundled corpus would not be the answer
+    if not (train_default or ask(console)):
+        raise StoreError(NO_MODEL)
+    return store.load(train_bundled(console))

@@ -1,0 +1,228 @@
+"""The REPL's `:` commands and its start-up (which model it opens, or what it says when there is none)."""
+
+from __future__ import annotations
+
+from autocomplete.config import TrainConfig
+import io
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from conftest import CLI_ENV, write_model
+from fakes import FakeModel
+from rich.console import Console
+from typer.testing import CliRunner
+
+from autocomplete.cli import app
+from autocomplete.errors import StoreError
+from autocomplete.repl import startup
+from autocomplete.repl.commands import command_completions, execute
+from autocomplete.repl.state import ReplState
+
+
+@pytest.fixture
+def state():
+    return ReplState("fake", FakeModel(), 5)
+
+
+def run(line: str, state: ReplState) -> tuple[bool, str]:
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    keep_going = execute(line, state, console)
+    return keep_going, console.file.getvalue()
+
+
+def test_help_lists_keys_and_commands(state):
+    keep_going, out = run(":help", state)
+    assert keep_going
+    for needle in ["Tab", "Alt-N", "F2", "Ctrl-D", ":model NAME", ":top N", ":quit"]:
+        assert needle in out, needle
+
+
+@pytest.mark.parametrize("line", [":quit", ":q", "  :exit  "])
+def test_quit(state, line):
+    assert run(line, state) == (False, "")
+
+
+@pytest.mark.parametrize("line", [":foo", ":", ":topp 3"])
+def test_unknown_command_is_a_one_line_hint(state, line):
+    keep_going, out = run(line, state)
+    assert keep_going
+    assert len(out.strip().splitlines()) == 1 and "unknown command" in out and ":help" in out
+
+
+def test_top_changes_k_and_renews_the_answers(state):
+    before = state.answers
+    keep_going, out = run(":top 3", state)
+    assert keep_going and "top 3" in out
+    assert state.top_k == 3 and state.answers is not before and state.answers.k == 3
+    assert len(state.answers("the ").items) == 3
+
+
+@pytest.mark.parametrize("arg", ["0", "x", "-2", "100000"])
+def test_top_refuses_bad_numbers(state, arg):
+    keep_going, out = run(f":top {arg}", state)
+    assert keep_going and state.top_k == 5
+    assert len(out.strip().splitlines()) == 1 and "1 to 1000" in out
+
+
+def test_model_switches_live(store_home, state):
+    write_model("other", words="alpha beta gamma delta".split())
+    keep_going, out = run(":model other", state)
+    assert keep_going and "now using other" in out
+    assert state.model_name == "other" and state.generation == 1
+    assert {s.word for s in state.answers("").items} <= {"alpha", "beta", "gamma", "delta"}
+    assert "alpha " in {c.text for c in state.completer.get_completions(*_doc(""))}
+
+
+def _doc(text):
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    return Document(text), CompleteEvent()
+
+
+def test_model_that_does_not_exist_is_a_hint(store_home, state):
+    write_model("other")
+    keep_going, out = run(":model nope", state)
+    assert keep_going and state.model_name == "fake"
+    assert len(out.strip().splitlines()) == 1 and "no model named 'nope'" in out
+
+
+def test_model_without_a_name_tells_the_current_one(state):
+    assert "model: fake" in run(":model", state)[1]
+
+
+def test_models_lists_the_store(store_home, state):
+    write_model("one")
+    out = run(":models", state)[1]
+    assert "one" in out and "in use: fake" in out
+
+
+def test_model_names_complete_after_model(store_home):
+    write_model("alpha")
+    write_model("beta")
+    assert [c.text for c in command_completions(":model a")] == ["alpha"]
+    assert {c.text for c in command_completions(":model ")} == {"alpha", "beta"}
+    assert list(command_completions(":top ")) == []
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=100, color_system=None)
+
+
+def test_opens_the_most_recent_model(store_home):
+    write_model("old", created="2024-01-01T00:00:00")
+    write_model("new", created="2025-01-01T00:00:00")
+    info, predictor = startup.open_model(None, False, quiet(), ask=pytest.fail)
+    assert info.name == "new" and len(predictor.vocab) > 3
+
+
+def test_no_model_says_how_to_train_one(store_home):
+    with pytest.raises(StoreError, match="--train-default"):
+        startup.open_model(None, False, quiet(), ask=lambda console: False)
+
+
+def test_a_missing_named_model_is_not_answered_by_training(store_home):
+    with pytest.raises(StoreError, match="no model named 'nope'"):
+        startup.open_model("nope", True, quiet(), ask=pytest.fail)
+
+
+def test_train_default_trains_the_bundled_corpus(store_home, monkeypatch):
+    import autocomplete.train
+
+    trained = []
+
+    def fake_train(paths, config, name=None, force=False, reporter=None):
+        trained.append((paths[0].name, config, reporter))
+        write_model("notebook")
+        return SimpleNamespace(name="notebook", seconds=1.0)
+
+    monkeypatch.setattr(autocomplete.train, "train", fake_train)
+    info, _ = startup.open_model(None, True, quiet(), ask=pytest.fail)
+    assert info.name == "notebook"
+    ((corpus, config, reporter),) = trained
+    assert corpus == "notebook.txt" and config == TrainConfig() and reporter is not None
+
+
+def test_yes_at_the_question_trains_too(store_home, monkeypatch):
+    import autocomplete.train
+
+    monkeypatch.setattr(
+        autocomplete.train,
+        "train",
+        lambda *a, **k: (write_model("notebook"), SimpleNamespace(name="notebook", seconds=1))[1],
+    )
+    info, _ = startup.open_model(None, False, quiet(), ask=lambda console: True)
+    assert info.name == "notebook"
+
+
+def test_cli_repl_without_a_model_is_one_line_and_exit_1(store_home):
+    result = CliRunner().invoke(app, ["repl"], env=CLI_ENV)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("error: no trained model yet")
+        and "--train-default" in lines[0]
+    )
+
+
+def test_cli_repl_checks_top_k(store_home):
+    result = CliRunner().invoke(app, ["repl", "--top-k", "0"], env=CLI_ENV)
+    assert result.exit_code == 2 and "--top-k" in result.stderr
+
+
+def test_repl_never_imports_tensorflow(store_home):
+    """The whole `autocomplete repl` path, command line to accepted line to Ctrl-D, in a fresh process."""
+    write_model("m")
+    script = (
+        "import sys, threading, time\n"
+        "from prompt_toolkit.application import create_app_session\n"
+        "from prompt_toolkit.input import create_pipe_input\n"
+        "from prompt_toolkit.output import DummyOutput\n"
+        "from autocomplete.cli import app\n"
+        "with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):\n"
+        "    def keys():\n"
+        "        for chunk in ['the c', '\\t', '\\t', '\\r', '\\r', '\\x04']:\n"
+        "            time.sleep(0.3)\n"
+        "            pipe.send_text(chunk)\n"
+        "    threading.Thread(target=keys, daemon=True).start()\n"
+        "    try:\n"
+        "        app(['repl', '--model', 'm'])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
+    )
+    env = {**os.environ, "AUTOCOMPLETE_HOME": str(store_home)}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "HEAVY []"
+    assert len(lines) == 2 and lines[0].startswith("the c")  # the accepted line, printed
+    assert (store_home / "history").read_text().count("\n+the c") == 1
+
+
+@pytest.mark.parametrize("env, expected", [({}, "True"), ({"OPENBLAS_NUM_THREADS": "2"}, "False")])
+def test_one_blas_thread_unless_the_user_chose(env, expected):
+    """In a fresh process: it changes the whole process's BLAS threads."""
+    script = (
+        "import numpy\n"
+        "from autocomplete.repl.blas import use_one_blas_thread\n"
+        "print(use_one_blas_thread())\n"
+        "numpy.ones((64, 20000), numpy.float32).T @ numpy.ones(64, numpy.float32)  # still works\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**clean, **env}
+    )
+    assert result.returncode == 0, result.stderr
+    if expected == "True" and result.stdout.strip() == "False" and not sys.platform.startswith("linux"):
+        pytest.skip("no OpenBLAS found through /proc on this system")
+    assert result.stdout.strip() == expected
