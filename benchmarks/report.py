@@ -8,6 +8,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NOTES = "<!-- notes: written by hand, kept when the benchmark rewrites this file -->"
 
 
 def machine() -> dict:
@@ -162,7 +163,7 @@ def markdown(
 ) -> str:
     first = results[0]
     loads = ", ".join(f"{name} {load:.1f}" for result in results for name, load in result["loads"].items())
-    dirty = " plus uncommitted changes (the working tree as described in the report)" if info["dirty"] else ""
+    dirty = " plus uncommitted changes in the working tree" if info["dirty"] else ""
     out = [
         "# Benchmark: the shipped model against the course's model and the classic n-gram baselines",
         "",

@@ -40,15 +40,21 @@ RESULTS = HERE / "results"
 LOG = RESULTS / "tuning.jsonl"
 CORPUS = (HERE.parent.parent / "shared" / "corpora" / "tinyshakespeare.txt").resolve()
 TRAIN_LINES = 36000
+NOTEBOOK = HERE.parent / "corpora" / "notebook.txt"
 NOTES = "<!-- notes: written by hand, kept by `tune.py report` -->"
 
 
-def train_split(folder: Path) -> Path:
-    """The standard split's train part (`head -n 36000`), written outside the repository."""
-    path = folder / "shakespeare-train.txt"
+def train_split(folder: Path, corpus: str = "shakespeare") -> Path:
+    """The benchmark's train part, written outside the repository: Shakespeare's standard split
+    (`head -n 36000`), or the first 90% of the lines of the bundled corpus (as benchmarks/run.py)."""
+    path = folder / f"{corpus}-train.txt"
     if not path.exists():
-        with CORPUS.open(encoding="utf-8") as f:
-            lines = [line for _, line in zip(range(TRAIN_LINES), f, strict=False)]
+        if corpus == "shakespeare":
+            with CORPUS.open(encoding="utf-8") as f:
+                lines = [line for _, line in zip(range(TRAIN_LINES), f, strict=False)]
+        else:
+            lines = NOTEBOOK.read_text(encoding="utf-8").splitlines(keepends=True)
+            lines = lines[: round(len(lines) * 0.9)]
         path.write_text("".join(lines), encoding="utf-8")
     return path
 
@@ -86,12 +92,12 @@ def best_weight_on_seen(lstm, ngram, contexts, targets) -> float:
     return _best_weight(lstm, ngram, contexts, targets)
 
 
-def run_one(label: str, overrides: dict, folder: Path) -> dict:
+def run_one(label: str, overrides: dict, folder: Path, corpus_name: str = "shakespeare") -> dict:
     """Train with the overrides, then score the validation part (run in a subprocess of its own)."""
     from autocomplete.train import _validation_size, prepare, train
 
     config = dataclasses.replace(TrainConfig(), **overrides)
-    corpus_path = train_split(folder)
+    corpus_path = train_split(folder, corpus_name)
     os.environ["AUTOCOMPLETE_HOME"] = str(folder / "home")
     log = EpochLog()
     started = time.monotonic()
@@ -127,7 +133,8 @@ def run_one(label: str, overrides: dict, folder: Path) -> dict:
         "unseen_share": float(1 - seen[val_y[val_y >= metrics.FIRST_WORD_ID]].mean()),
     }
     return {
-        "label": label, "overrides": overrides, "config": config.to_json(), "vocab": len(vocab),
+        "label": label, "corpus": corpus_name, "overrides": overrides, "config": config.to_json(),
+        "vocab": len(vocab),
         "parameters": result.parameters, "lstm_weight": result.lstm_weight, "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch, "epochs": log.epochs, "train_seconds": round(seconds, 1),
         "peak_mb": round(peak_mb), "load": os.getloadavg()[0], **figures,
@@ -143,66 +150,86 @@ def parse_value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def _row(i: int, r: dict) -> str:
+    mix, kn, lstm = r["mix"], r["kn"], r["lstm"]
+    changes = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "—"
+    per_epoch = r["epochs"][-1]["seconds"] / max(len(r["epochs"]), 1) if r["epochs"] else float("nan")
+    return (
+        f"| {i} | {r['label']} | {changes} | {r['vocab']:,} | {r['epochs_run']} ({r['best_epoch']}) "
+        f"| {mix['perplexity']:.1f} | {mix['perplexity'] / kn['perplexity']:.3f} | {mix['top1']:.2%} "
+        f"| {mix['top3']:.2%} | {mix['top5']:.2%} | {mix['ksr3']:.2%} "
+        f"| {100 * (mix['top3'] - kn['top3']):+.2f} "
+        f"| {100 * (mix['ksr3'] - kn['ksr3']):+.2f} | {lstm['perplexity']:.1f} | {r['lstm_weight']:.2f} "
+        f"| {r['train_seconds']:.0f} | {per_epoch:.0f} | {r['peak_mb']:,} | {r['load']:.1f} |"
+    )
+
+
+HEADER = [
+    "| # | label | changes from the defaults of the time | vocab | epochs (best) | mix ppl | ppl / KN "
+    "| mix top-1 | top-3 | top-5 | KSR@3 | top-3 − KN | KSR − KN | LSTM ppl | weight "
+    "| time s | s/epoch | peak MB | load after |",
+    "|" + "---|" * 20,
+]
+TITLES = {
+    "shakespeare": "Shakespeare: the standard train split (`head -n 36000`), its validation tail",
+    "notebook": "The bundled corpus (first 90% of `corpora/notebook.txt`, as in the benchmark), its "
+    "validation tail",
+}
+
+
 def report() -> str:
     """tuning.md from tuning.jsonl: one row per configuration tried, in the order tried."""
     rows = [json.loads(line) for line in LOG.read_text().splitlines() if line.strip()]
+    numbered = list(enumerate(rows, 1))
     lines = [
         "# Tuning the default configuration (validation part only)",
         "",
         "Every configuration tried, in the order tried. Each was trained by `autocomplete.train.train` on",
-        "the standard train split (the first 36000 lines of `tinyshakespeare.txt`), the validation part",
-        "being its `--val-split` tail (0.1: ~18.5k words); the test lines were never read. Figures are on",
-        "that validation part: **mix** is the predictor that would ship (LSTM mixed with a Kneser-Ney",
-        "trigram fitted on the training part, weight chosen on validation by `train`), **LSTM** the network",
-        "alone, **KN** the trigram alone. Perplexity and top-k over the validation words that occur in the",
-        "training part (as on the test split, where words the training text lacks are skipped); KSR at K=3",
-        "(as defined in `autocomplete/evaluate.py`) over every validation word. The time is the whole",
-        "`train()` call on a 2-core machine shared with other work (load average in the last column), so",
-        "compare times loosely; the final defaults were re-timed side by side in `shakespeare.md`.",
+        "a benchmark's train part (Shakespeare: the first 36000 lines of `tinyshakespeare.txt`), the",
+        "validation part being its `--val-split` tail (0.1: ~18.5k words of Shakespeare); the test lines",
+        "were never read. Figures are on that validation part: **mix** is the predictor that would ship",
+        "(LSTM mixed with a Kneser-Ney trigram fitted on the training part, weight chosen on validation by",
+        "`train`), **LSTM** the network alone, **KN** the trigram alone. Perplexity and top-k over the",
+        "validation words that occur in the training part (as on the test split, where words the training",
+        "text lacks are skipped); KSR at K=3 (as defined in `autocomplete/evaluate.py`) over every",
+        "validation word. The time is the whole `train()` call on a 2-core machine shared with other work",
+        "(load average in the last column), so compare times loosely; the final defaults were re-timed side",
+        "by side in `shakespeare.md`.",
         "",
-        "Produced by `python benchmarks/tune.py run --label LABEL --set NAME=VALUE ...` for each row, then",
-        "`python benchmarks/tune.py report`; raw records in `tuning.jsonl`.",
-        "",
-        "| # | label | changes from the defaults of the time | vocab | epochs (best) | mix ppl | ppl / KN "
-        "| mix top-1 | top-3 | top-5 | KSR@3 | top-3 − KN | KSR − KN | LSTM ppl | weight "
-        "| time s | s/epoch | peak MB | load after |",
-        "|" + "---|" * 20,
+        "Produced by `python benchmarks/tune.py run --label LABEL [--corpus notebook] --set NAME=VALUE ...`",
+        "for each row, then `python benchmarks/tune.py report`; raw records in `tuning.jsonl`.",
     ]
-    for i, r in enumerate(rows, 1):
-        mix, kn, lstm = r["mix"], r["kn"], r["lstm"]
-        changes = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "—"
-        per_epoch = r["epochs"][-1]["seconds"] / max(len(r["epochs"]), 1) if r["epochs"] else float("nan")
-        lines.append(
-            f"| {i} | {r['label']} | {changes} | {r['vocab']:,} | {r['epochs_run']} ({r['best_epoch']}) "
-            f"| {mix['perplexity']:.1f} | {mix['perplexity'] / kn['perplexity']:.3f} | {mix['top1']:.2%} "
-            f"| {mix['top3']:.2%} | {mix['top5']:.2%} | {mix['ksr3']:.2%} "
-            f"| {100 * (mix['top3'] - kn['top3']):+.2f} "
-            f"| {100 * (mix['ksr3'] - kn['ksr3']):+.2f} | {lstm['perplexity']:.1f} | {r['lstm_weight']:.2f} "
-            f"| {r['train_seconds']:.0f} | {per_epoch:.0f} | {r['peak_mb']:,} | {r['load']:.1f} |"
-        )
+    for corpus, title in TITLES.items():
+        mine = [(i, r) for i, r in numbered if r.get("corpus", "shakespeare") == corpus]
+        if mine:
+            lines += ["", f"## {title}", "", *HEADER, *(_row(i, r) for i, r in mine)]
     lines += [
         "",
-        "The mixing weight `train` chooses minimises validation perplexity over every validation word,",
-        "including the ~6% that the training part never contains: the held-out trigram gives those 0, which",
-        "pushes the weight towards the LSTM. The weight that minimises it over the words the training part",
-        "contains, and the mix's figures with it (for information: the shipped predictor uses `train`'s):",
+        "## The mixing weight",
+        "",
+        "The weight `train` chooses minimises validation perplexity over every validation word, including",
+        "those the training part never contains (~6% of Shakespeare's): the held-out trigram gives them 0,",
+        "which pushes the weight towards the LSTM. The weight that minimises it over the words the training",
+        "part contains, and the mix's figures with it (for information; the shipped predictor uses `train`'s",
+        "choice):",
         "",
         "| # | label | weight chosen | weight (seen words only) | ppl | top-1 | top-3 | top-5 | KSR@3 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for i, r in enumerate(rows, 1):
+    for i, r in numbered:
         alt = r["mix_at_weight_on_seen"]
         figures = " | ".join(f"{alt[key]:.2%}" for key in ("top1", "top3", "top5", "ksr3"))
         lines.append(
             f"| {i} | {r['label']} | {r['lstm_weight']:.2f} | {r['weight_on_seen']:.2f} "
             f"| {alt['perplexity']:.1f} | {figures} |"
         )
-    kn_rows = {(r["vocab"], round(r["kn"]["perplexity"], 1)): r["kn"] for r in rows}
-    lines += ["", "The Kneser-Ney trigram alone on the same validation part (per vocabulary):", "",
-              "| vocab | KN ppl | top-1 | top-3 | top-5 | KSR@3 |", "|---|---|---|---|---|---|"]  # fmt: skip
-    for (vocab, _), kn in sorted(kn_rows.items()):
+    kn_rows = {(r.get("corpus", "shakespeare"), r["vocab"]): r["kn"] for r in rows}
+    lines += ["", "The Kneser-Ney trigram alone on the same validation parts:", "",
+              "| corpus | vocab | KN ppl | top-1 | top-3 | top-5 | KSR@3 |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for (corpus, vocab), kn in sorted(kn_rows.items()):
         figures = " | ".join(f"{kn[key]:.2%}" for key in ("top1", "top3", "top5", "ksr3"))
-        lines.append(f"| {vocab:,} | {kn['perplexity']:.1f} | {figures} |")
+        lines.append(f"| {corpus} | {vocab:,} | {kn['perplexity']:.1f} | {figures} |")
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +240,7 @@ def main() -> None:
     run = sub.add_parser("run", help="train one configuration and append its validation figures")
     run.add_argument("--label", required=True)
     run.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a TrainConfig field")
+    run.add_argument("--corpus", choices=["shakespeare", "notebook"], default="shakespeare")
     run.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     sub.add_parser("report", help="write results/tuning.md")
     args = parser.parse_args()
@@ -226,7 +254,7 @@ def main() -> None:
     overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     if args.child:  # the subprocess: train, score, print one JSON line
         folder = Path(os.environ["TUNE_FOLDER"])
-        print(json.dumps(run_one(args.label, overrides, folder)))
+        print(json.dumps(run_one(args.label, overrides, folder, args.corpus)))
         return
     with tempfile.TemporaryDirectory(prefix="tune-") as tmp:
         command = [sys.executable, __file__, *sys.argv[1:], "--child"]
