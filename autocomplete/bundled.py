@@ -9,7 +9,8 @@ DEFAULT_CORPUS = "notebook.txt"
 
 
 def corpora_dir() -> Path:
-    """Installed, corpora/ is the package autocomplete.corpora; in a source checkout it sits beside the package."""
+    """Installed, corpora/ is the package autocomplete.corpora; in a source checkout it sits beside the
+    package."""
     spec = importlib.util.find_spec("autocomplete.corpora")
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))

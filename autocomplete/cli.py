@@ -39,8 +39,11 @@ def friendly_errors(command):
         try:
             return command(*args, **kwargs)
         except AutocompleteError as error:
-            Console(stderr=True, highlight=False).print(f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True)
-            raise typer.Exit(2 if isinstance(error, UsageError) else 130 if isinstance(error, Interrupted) else 1) from None
+            Console(stderr=True, highlight=False).print(
+                f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True
+            )
+            code = 2 if isinstance(error, UsageError) else 130 if isinstance(error, Interrupted) else 1
+            raise typer.Exit(code) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None
@@ -60,24 +63,58 @@ def check_top_k(top_k: int) -> int:
 @app.command()
 @friendly_errors
 def train(
-    files: Annotated[list[Path] | None, typer.Argument(help="Text files to learn from (default: the bundled corpus).", show_default=False)] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Text files to learn from (default: the bundled corpus).", show_default=False),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the first file's stem).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,
-    preset: Annotated[str, typer.Option(help="Starting sizes: 'default', or 'tiny' for the course's 8/8/8 model.")] = "default",
-    context: Annotated[int | None, typer.Option(help="Words of context in, the next word out. [default: 2]", show_default=False)] = None,
+    preset: Annotated[
+        str, typer.Option(help="Starting sizes: 'default', or 'tiny' for the course's 8/8/8 model.")
+    ] = "default",
+    context: Annotated[
+        int | None,
+        typer.Option(help="Words of context in, the next word out. [default: 2]", show_default=False),
+    ] = None,
     embedding_dim: Annotated[int | None, typer.Option(help="Embedding size.", show_default=False)] = None,
     units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=False)] = None,
-    hidden: Annotated[int | None, typer.Option(help="Units of the relu layer before the softmax.", show_default=False)] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)] = None,
-    epochs: Annotated[int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)] = None,
-    patience: Annotated[int | None, typer.Option(help="Epochs without a better validation loss before stopping.", show_default=False)] = None,
+    hidden: Annotated[
+        int | None, typer.Option(help="Units of the relu layer before the softmax.", show_default=False)
+    ] = None,
+    dropout: Annotated[
+        float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(help="Epochs without a better validation loss before stopping.", show_default=False),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step.", show_default=False)] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Adam's learning rate.", show_default=False)] = None,
-    val_split: Annotated[float | None, typer.Option(help="Share of the corpus (its tail) held out for validation, in (0, 0.5].", show_default=False)] = None,
-    max_vocab: Annotated[int | None, typer.Option(help="Most words in the vocabulary.", show_default=False)] = None,
-    min_count: Annotated[int | None, typer.Option(help="Fewest occurrences for a word to enter the vocabulary.", show_default=False)] = None,
-    ngram: Annotated[bool | None, typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option(help="Adam's learning rate.", show_default=False)
+    ] = None,
+    val_split: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of the corpus (its tail) held out for validation, in (0, 0.5].", show_default=False
+        ),
+    ] = None,
+    max_vocab: Annotated[
+        int | None, typer.Option(help="Most words in the vocabulary.", show_default=False)
+    ] = None,
+    min_count: Annotated[
+        int | None,
+        typer.Option(help="Fewest occurrences for a word to enter the vocabulary.", show_default=False),
+    ] = None,
+    ngram: Annotated[
+        bool | None,
+        typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
+    ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store."""
     from autocomplete import bundled, config, render
@@ -86,8 +123,8 @@ def train(
     out, _ = consoles()
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
-        epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate, val_split=val_split,
-        max_vocab=max_vocab, min_count=min_count, ngram=ngram, seed=seed,
+        epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate,
+        val_split=val_split, max_vocab=max_vocab, min_count=min_count, ngram=ngram, seed=seed,
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]
@@ -98,7 +135,10 @@ def train(
     finally:
         reporter.close()
     out.print(render.training_summary(result))
-    out.print(f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] or [bold]autocomplete repl[/bold]')
+    out.print(
+        f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] '
+        "or [bold]autocomplete repl[/bold]"
+    )
 
 
 def _example_prompt() -> str:
@@ -108,19 +148,30 @@ def _example_prompt() -> str:
 @app.command()
 @friendly_errors
 def predict(
-    text: Annotated[str | None, typer.Argument(help="What has been typed so far; a trailing partial word is completed.", show_default=False)] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")] = None,
+    text: Annotated[
+        str | None,
+        typer.Argument(
+            help="What has been typed so far; a trailing partial word is completed.", show_default=False
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="How many suggestions.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per answer.")] = False,
-    stdin: Annotated[bool, typer.Option("--stdin", help="Answer each line of standard input as it arrives.")] = False,
+    stdin: Annotated[
+        bool, typer.Option("--stdin", help="Answer each line of standard input as it arrives.")
+    ] = False,
 ) -> None:
     """Suggest the next word, or complete the word being typed."""
+    from autocomplete.blas import use_one_blas_thread
     from autocomplete.suggest import suggest
 
     check_top_k(top_k)
     if stdin == (text is not None):
         raise UsageError("give either TEXT or --stdin (one text per line)")
     info, predictor = store.load(model)
+    use_one_blas_thread()  # one small product per answer: a second BLAS thread only adds latency
     if stdin:
         _predict_stream(predictor, info.name, top_k, as_json)
         return
@@ -208,17 +259,33 @@ def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")])
 @app.command()
 @friendly_errors
 def repl(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", help="Suggestions shown.")] = 5,
     vi: Annotated[bool, typer.Option("--vi", help="Vi key bindings (default: Emacs).")] = False,
-    complete_while_typing: Annotated[bool, typer.Option("--complete-while-typing/--no-complete-while-typing", help="Pop the completion menu up while typing (F2 toggles).")] = False,
-    train_default: Annotated[bool, typer.Option("--train-default", help="With no model yet, train the bundled corpus first.")] = False,
+    complete_while_typing: Annotated[
+        bool,
+        typer.Option(
+            "--complete-while-typing/--no-complete-while-typing",
+            help="Pop the completion menu up while typing (F2 toggles).",
+        ),
+    ] = False,
+    train_default: Annotated[
+        bool, typer.Option("--train-default", help="With no model yet, train the bundled corpus first.")
+    ] = False,
 ) -> None:
     """Type with live next-word suggestions, Tab completion and ghost text."""
     from autocomplete.repl.app import run
 
     check_top_k(top_k)
-    run(model=model, top_k=top_k, vi=vi, complete_while_typing=complete_while_typing, train_default=train_default)
+    run(
+        model=model,
+        top_k=top_k,
+        vi=vi,
+        complete_while_typing=complete_while_typing,
+        train_default=train_default,
+    )
 
 
 def main() -> None:

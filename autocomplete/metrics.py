@@ -1,4 +1,5 @@
-"""Next-word scores over a token-id stream: perplexity and top-k accuracy, as `evaluate` and training report them.
+"""Next-word scores over a token-id stream: perplexity and top-k accuracy, as `evaluate` and training
+report them.
 
 Only real words are scored as targets: a target that is the unknown marker is counted (its share is
 reported) but not scored, and sentence boundaries are neither. Top-k ranks a word among real words,

@@ -8,7 +8,14 @@ from __future__ import annotations
 import math
 
 from rich.console import Console, Group
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -42,7 +49,8 @@ def context_text(s: Suggestions) -> Text:
 
 def suggestions_table(s: Suggestions, title: str | None = None) -> Table:
     what = f"words starting with “{s.prefix}”" if s.prefix else "next word"
-    table = Table(title=title, caption=Text.assemble("context: ", context_text(s), f" · {what}"), caption_justify="left")
+    caption = Text.assemble("context: ", context_text(s), f" · {what}")
+    table = Table(title=title, caption=caption, caption_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("word", style="bold green")
     table.add_column("probability", justify="right")
@@ -51,7 +59,8 @@ def suggestions_table(s: Suggestions, title: str | None = None) -> Table:
     for rank, item in enumerate(s.items, start=1):
         table.add_row(str(rank), item.word, f"{item.probability:.1%}", bar(item.probability / top))
     if not s.items:
-        table.add_row("", Text("no known word starts with that" if s.prefix else "no suggestion", style="dim"), "", "")
+        empty = "no known word starts with that" if s.prefix else "no suggestion"
+        table.add_row("", Text(empty, style="dim"), "", "")
     return table
 
 
@@ -61,7 +70,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def models_table(infos: list[ModelInfo], default: str | None) -> Group:
     """The models as a table, then one line per broken model saying what is wrong and what to do."""
-    caption = f"store: {infos[0].path.parent}" + (" · ● the default (most recent)" if default else "") if infos else None
+    caption = None
+    if infos:
+        caption = f"store: {infos[0].path.parent}" + (" · ● the default (most recent)" if default else "")
     table = Table(title="Models", caption=caption, caption_justify="left")
     table.add_column("", width=1)
     table.add_column("name", style="bold", no_wrap=True)
@@ -79,7 +90,8 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
         validation = meta.get("validation") or {}
         corpus = ", ".join(f.get("name", "?") for f in meta.get("corpus", []))
         table.add_row(
-            mark, info.name, corpus, f"{meta.get('vocab_size', 0):,}", str(meta.get("config", {}).get("context", "?")),
+            mark, info.name, corpus, f"{meta.get('vocab_size', 0):,}",
+            str(meta.get("config", {}).get("context", "?")),
             _fmt(validation.get("perplexity"), ".1f"), info.created.replace("T", " ")[:16],
         )  # fmt: skip
     notes = [
@@ -117,7 +129,8 @@ def training_summary(result) -> Table:
         epochs += " — interrupted, best epoch so far saved"
     table.add_row("epochs", epochs)
     if result.lstm_weight < 1.0:
-        table.add_row("mix", f"{result.lstm_weight:.2f} × LSTM + {1 - result.lstm_weight:.2f} × Kneser-Ney n-gram")
+        mix = f"{result.lstm_weight:.2f} × LSTM + {1 - result.lstm_weight:.2f} × Kneser-Ney n-gram"
+        table.add_row("mix", mix)
         scores_rows(table, "validation", result.validation)
         scores_rows(table, "LSTM alone", result.validation_lstm)
     else:
@@ -153,7 +166,9 @@ class RichReporter:
     def start(self, epochs: int, steps: int) -> None:
         self.epochs = epochs
         self.progress.start()
-        self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs, loss="—", val_loss="—")
+        self.task = self.progress.add_task(
+            "train", total=steps, epoch=1, epochs=epochs, loss="—", val_loss="—"
+        )
 
     def batch(self, epoch: int, step: int, loss: float) -> None:
         self.progress.update(self.task, completed=step, epoch=epoch, loss=f"{loss:.3f}")
@@ -161,9 +176,13 @@ class RichReporter:
     def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None:
         val = "—" if val_loss is None else f"{val_loss:.3f}"
         mark = "[green]✓ best[/green]" if improved else "[dim]no better[/dim]"
-        self.progress.console.print(f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. loss {val}  {mark}")
+        self.progress.console.print(
+            f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. loss {val}  {mark}"
+        )
         # reset() restarts the bar's clock for the next epoch's ETA; it replaces all the fields.
-        self.progress.reset(self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val_loss=val, loss="—")
+        self.progress.reset(
+            self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val_loss=val, loss="—"
+        )
 
     def close(self) -> None:
         if self.task is not None:

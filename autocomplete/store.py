@@ -15,12 +15,11 @@ import json
 import os
 import re
 import shutil
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,8 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name) or ".." in name:
         shown = name if name.isprintable() and len(name) <= 70 else repr(name[:70])
         raise UsageError(
-            f"invalid model name {shown}: use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit"
+            f"invalid model name {shown}: use 1-64 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
         )
     return name
 
@@ -105,7 +105,8 @@ def list_models(verify: bool = False) -> list[ModelInfo]:
 
 
 def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
-    """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new one."""
+    """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new
+    one."""
     for _ in range(attempts):
         folder = link.resolve()
         info = _read_info(folder, link.name)
@@ -150,12 +151,16 @@ def _verified(info: ModelInfo) -> ModelInfo:
 
 def _bad_meta_fields(meta: dict) -> list[str]:
     config = meta.get("config")
+    lstm_weight = meta.get("lstm_weight", 1.0)
+    corpus = meta.get("corpus", [])
     checks = {
         "config": isinstance(config, dict),
-        "config.context": isinstance(config, dict) and type(config.get("context")) is int and config["context"] >= 1,
+        "config.context": (
+            isinstance(config, dict) and type(config.get("context")) is int and config["context"] >= 1
+        ),
         "vocab_size": type(meta.get("vocab_size", 0)) is int,
-        "lstm_weight": type(meta.get("lstm_weight", 1.0)) in (int, float) and 0 <= meta.get("lstm_weight", 1.0) <= 1,
-        "corpus": isinstance(meta.get("corpus", []), list) and all(isinstance(f, dict) for f in meta.get("corpus", [])),
+        "lstm_weight": type(lstm_weight) in (int, float) and 0 <= lstm_weight <= 1,
+        "corpus": isinstance(corpus, list) and all(isinstance(f, dict) for f in corpus),
         "validation": meta.get("validation") is None or isinstance(meta.get("validation"), dict),
     }
     return [name for name, ok in checks.items() if not ok]
@@ -166,7 +171,10 @@ def find(name: str | None = None) -> ModelInfo:
     if name is None:
         models = list_models()
         if not models:
-            raise StoreError("no trained model yet: run `autocomplete train FILE` (or `autocomplete train` for the bundled corpus)")
+            raise StoreError(
+                "no trained model yet: run `autocomplete train FILE` "
+                "(or `autocomplete train` for the bundled corpus)"
+            )
         if models[0].problem:
             raise StoreError(f"no usable model: {_advice(models[0])}")
         return models[0]
@@ -182,13 +190,14 @@ def find(name: str | None = None) -> ModelInfo:
 
 def _advice(info: ModelInfo) -> str:
     return (
-        f"model {info.name!r} is broken ({info.problem}): remove it with `autocomplete models rm {info.name}` "
-        "and train it again"
+        f"model {info.name!r} is broken ({info.problem}): "
+        f"remove it with `autocomplete models rm {info.name}` and train it again"
     )
 
 
 def load(name: str | None = None, retries: int = 3) -> tuple[ModelInfo, Predictor]:
-    """The model's numpy predictor (never TensorFlow), read from the one version folder its meta.json came from."""
+    """The model's numpy predictor (never TensorFlow), read from the one version folder its meta.json came
+    from."""
     for attempt in range(retries + 1):
         info = find(name)
         try:
@@ -196,7 +205,8 @@ def load(name: str | None = None, retries: int = 3) -> tuple[ModelInfo, Predicto
         except FileNotFoundError:
             # Replaced while we read: the old version folder was deleted under us; the new one is in place.
             if attempt == retries:
-                raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, "its files vanished"))) from None
+                vanished = ModelInfo(info.name, info.path, info.meta, "its files vanished")
+                raise StoreError(_advice(vanished)) from None
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
             raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, _describe(e)))) from None
     raise AssertionError("unreachable")
@@ -249,9 +259,13 @@ def training_lock(name: str, force: bool) -> Iterator[None]:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(f"another `autocomplete train` is writing model {name!r} right now: wait for it") from None
+            raise StoreError(
+                f"another `autocomplete train` is writing model {name!r} right now: wait for it"
+            ) from None
         if (folder / name).exists() and not force:
-            raise StoreError(f"a model named {name!r} exists: pass --force to replace it, or --name to choose another")
+            raise StoreError(
+                f"a model named {name!r} exists: pass --force to replace it, or --name to choose another"
+            )
         _sweep(folder, name)
         yield
 
@@ -307,14 +321,17 @@ def _writable_models_dir() -> Path:
         probe.touch()
         probe.unlink()
     except OSError as e:
-        raise StoreError(f"cannot write to the model store {folder}: {e.strerror or e} (set AUTOCOMPLETE_HOME to a writable folder)") from None
+        raise StoreError(
+            f"cannot write to the model store {folder}: {e.strerror or e} "
+            "(set AUTOCOMPLETE_HOME to a writable folder)"
+        ) from None
     return folder
 
 
 def new_meta(**fields) -> dict:
     from autocomplete import __version__
 
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     return {"format_version": FORMAT_VERSION, "package_version": __version__, "created": created, **fields}
 
 

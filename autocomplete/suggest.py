@@ -72,7 +72,10 @@ def suggest(text: str, model: NextWordModel, k: int = 5) -> Suggestions:
     if candidates is None:  # markers are never suggested: drop them from a few spare places
         top = top[~np.isin(top, _MARKER_IDS)][:k]
     ids = top if candidates is None else candidates[top]
-    items = tuple(Suggestion(_match_case(vocab.words[i], text, prefix), float(scores[j])) for i, j in zip(ids, top))
+    items = tuple(
+        Suggestion(_match_case(vocab.words[i], text, prefix), float(scores[j]))
+        for i, j in zip(ids, top, strict=True)
+    )
     unknown = tuple(t for t in context if t != BOUNDARY and not vocab.knows(t))
     return Suggestions(text, tuple(context), unknown, prefix, items)
 

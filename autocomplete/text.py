@@ -50,7 +50,10 @@ def tokenize_lines(lines: Iterable[str]) -> Iterator[str]:
     previous = BOUNDARY
     for line in lines:
         # Lazily, token by token: one line may be the whole 50 MB file.
-        tokens = (m.group("word") or BOUNDARY for m in _TOKEN.finditer(normalize(line))) if line.strip() else [BOUNDARY]
+        if line.strip():
+            tokens = (m.group("word") or BOUNDARY for m in _TOKEN.finditer(normalize(line)))
+        else:
+            tokens = [BOUNDARY]
         for token in tokens:
             if token == BOUNDARY and previous == BOUNDARY:
                 continue

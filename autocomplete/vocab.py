@@ -36,7 +36,8 @@ class Vocabulary:
 
     @classmethod
     def build(cls, counts: Counter[str], max_words: int = 20000, min_count: int = 1) -> Vocabulary:
-        """The `max_words` most frequent words seen at least `min_count` times (ties broken alphabetically)."""
+        """The `max_words` most frequent words seen at least `min_count` times (ties broken
+        alphabetically)."""
         ranked = sorted(
             ((w, c) for w, c in counts.items() if c >= min_count and w not in MARKERS),
             key=lambda wc: (-wc[1], wc[0]),

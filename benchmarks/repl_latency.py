@@ -13,7 +13,7 @@ the same code the REPL runs, with the predictor's LRU cache kept between keystro
 - worker: `live.compute_frame` (tokenize, distribution from the cache or the model, prefix filter and
   top-K, and the ghost text), then the panel rendered to ANSI (`PanelRenderer`), as the worker thread does;
 - UI thread: what runs on the keystroke itself (the ghost kept by `Ghost.follow`, the toolbar's lookup).
-With one OpenBLAS thread, as the REPL sets it (autocomplete/repl/blas.py); one forward pass is also timed
+With one OpenBLAS thread, as the REPL sets it (autocomplete/blas.py); one forward pass is also timed
 with numpy's default threads, for comparison. "cold" clears the predictor's cache before every keystroke:
 every keystroke pays a forward pass.
 
@@ -40,10 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autocomplete import bundled, store  # noqa: E402
+from autocomplete.blas import use_one_blas_thread  # noqa: E402
 from autocomplete.config import TrainConfig  # noqa: E402
 from autocomplete.inference import LstmWeights, Predictor  # noqa: E402
 from autocomplete.ngram import KneserNey  # noqa: E402
-from autocomplete.repl.blas import use_one_blas_thread  # noqa: E402
 from autocomplete.repl.live import compute_frame  # noqa: E402
 from autocomplete.repl.panel import PanelRenderer, Status  # noqa: E402
 from autocomplete.repl.state import ReplState  # noqa: E402
@@ -316,7 +316,7 @@ def main() -> None:
         "",
         "## One forward pass (LSTM ⊕ Kneser-Ney, uncached), by BLAS threads",
         "",
-        f"The REPL asks OpenBLAS for one thread (autocomplete/repl/blas.py; done here too: {one_thread}); "
+        f"The REPL asks OpenBLAS for one thread (autocomplete/blas.py; done here too: {one_thread}); "
         "every figure above is with one thread.",
         "",
         *table(

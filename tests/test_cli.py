@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 from conftest import CLI_ENV, leftovers
@@ -201,6 +205,62 @@ def test_predict_a_broken_model(make_model, store_home):
     assert_one_line_error(
         run("predict", "the ", "-m", "bad"), 1, "remove it with `autocomplete models rm bad`"
     )
+
+
+# Run in a fresh process: OpenBLAS's thread count is the whole process's. Before each mode of predict the
+# probe sets two threads (as a machine with more cores would start), and prints what predict leaves.
+ONE_BLAS_THREAD_PROBE = textwrap.dedent(
+    """
+    import ctypes, pathlib
+    import numpy
+    from typer.testing import CliRunner
+    from autocomplete.cli import app
+
+    maps = pathlib.Path("/proc/self/maps").read_text().splitlines()
+    libraries = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and "/" in line})
+    threads = []  # (get, set) per OpenBLAS numpy loaded
+    for library in libraries:
+        handle = ctypes.CDLL(library)
+        for prefix, suffix in (("scipy_openblas", "64_"), ("openblas", "64_"), ("openblas", "")):
+            get = getattr(handle, f"{prefix}_get_num_threads{suffix}", None)
+            put = getattr(handle, f"{prefix}_set_num_threads{suffix}", None)
+            if get is not None and put is not None:
+                put.argtypes = [ctypes.c_int]
+                threads.append((get, put))
+                break
+    print("OPENBLAS", len(threads))
+    modes = [["predict", "the c"], ["predict", "the", "--json"], ["predict", "--stdin"]]
+    for args in modes:
+        for _, put in threads:
+            put(2)
+        before = [get() for get, _ in threads]
+        result = CliRunner().invoke(app, args, input="the c\\n" if "--stdin" in args else None)
+        assert result.exit_code == 0, result.output
+        print(" ".join(args), before, [get() for get, _ in threads])
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "threads"), [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)], ids=["default", "user's choice"]
+)
+def test_predict_uses_one_blas_thread(make_model, env, threads):
+    """Every mode of predict asks OpenBLAS for one thread, as the REPL does, unless the user chose a count."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the probe finds OpenBLAS through /proc")
+    make_model("m")
+    clean = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_BLAS_THREAD_PROBE],
+        capture_output=True, text=True, env={**clean, **CLI_ENV, **env}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    found, *modes = result.stdout.splitlines()
+    count = int(found.removeprefix("OPENBLAS "))
+    if count == 0:
+        pytest.skip("this numpy has no OpenBLAS")
+    expected = ("predict the c", "predict the --json", "predict --stdin")
+    assert modes == [f"{mode} {[2] * count} {[threads] * count}" for mode in expected]
 
 
 # --- models ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import pytest
 from autocomplete import store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import CorpusError, StoreError
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights
+from autocomplete.inference import WEIGHT_NAMES
 from autocomplete.ngram import KneserNey
 from autocomplete.vocab import Vocabulary
 
@@ -39,13 +39,14 @@ def _numpy_model(name: str, seed: int, force: bool = False, vocab_words=WORDS) -
     vocab = Vocabulary(("", "<unk>", "</s>") + tuple(dict.fromkeys(vocab_words)))
     v, e, h, d = len(vocab), 4, 5, 6
     shapes = [(v, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, v), (v,)]
-    weights = {n: rng.normal(size=s).astype(np.float32) for n, s in zip(WEIGHT_NAMES, shapes)}
+    weights = {n: rng.normal(size=s).astype(np.float32) for n, s in zip(WEIGHT_NAMES, shapes, strict=True)}
     ngram = KneserNey.fit(rng.integers(3, v, size=200), v, 3)
     with store.writing(name, force) as folder:
         vocab.save(folder / store.VOCAB_FILE)
         np.savez(folder / store.WEIGHTS_FILE, **weights)
         np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
-        store.write_json(folder / store.META_FILE, store.new_meta(config=TrainConfig().to_json(), lstm_weight=0.5, seed=seed))
+        meta = store.new_meta(config=TrainConfig().to_json(), lstm_weight=0.5, seed=seed)
+        store.write_json(folder / store.META_FILE, meta)
 
 
 def _temp_folders(home: Path) -> list[str]:
@@ -54,7 +55,11 @@ def _temp_folders(home: Path) -> list[str]:
     if not folder.exists():
         return []
     linked = {p.resolve().name for p in folder.iterdir() if p.is_symlink()}
-    return [p.name for p in folder.iterdir() if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)]
+    return [
+        p.name
+        for p in folder.iterdir()
+        if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)
+    ]
 
 
 def _corpus(path: Path, words: int = 4000, seed: int = 0) -> Path:
@@ -70,8 +75,8 @@ def _corpus(path: Path, words: int = 4000, seed: int = 0) -> Path:
 def _train_process(home: Path, corpus: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "AUTOCOMPLETE_HOME": str(home), "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
     return subprocess.Popen(
-        [sys.executable, "-m", "autocomplete", "train", str(corpus), "--name", "sig", "--units", "8", "--hidden", "8",
-         "--embedding-dim", "8", "--batch-size", "64", *args],
+        [sys.executable, "-m", "autocomplete", "train", str(corpus), "--name", "sig",
+         "--units", "8", "--hidden", "8", "--embedding-dim", "8", "--batch-size", "64", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
 
@@ -177,7 +182,8 @@ def test_disk_full_while_saving_keeps_the_old_model(home, monkeypatch):
 def test_unwritable_store_is_a_clear_error(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    monkeypatch.setenv("AUTOCOMPLETE_HOME", str(blocker / "home"))  # root can write anywhere; not under a file
+    # root can write anywhere; not under a file
+    monkeypatch.setenv("AUTOCOMPLETE_HOME", str(blocker / "home"))
     with pytest.raises(StoreError, match="cannot write to the model store .*set AUTOCOMPLETE_HOME"):
         _numpy_model("m", seed=0)
 
@@ -197,7 +203,8 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
 def test_a_pickled_npz_is_refused_and_listed_as_broken(home):
     _numpy_model("good", seed=0)
     _numpy_model("evil", seed=1)
-    np.savez(home / "models" / "evil" / store.WEIGHTS_FILE, embedding=np.array([{"payload": 1}], dtype=object))
+    evil = np.array([{"payload": 1}], dtype=object)
+    np.savez(home / "models" / "evil" / store.WEIGHTS_FILE, embedding=evil)
     with pytest.raises(StoreError, match="model 'evil' is broken .*`autocomplete models rm evil`"):
         store.load("evil")
     listed = {i.name: i.problem for i in store.list_models(verify=True)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from autocomplete.config import TrainConfig
 import io
 import os
 import subprocess
@@ -16,6 +15,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from autocomplete.cli import app
+from autocomplete.config import TrainConfig
 from autocomplete.errors import StoreError
 from autocomplete.repl import startup
 from autocomplete.repl.commands import command_completions, execute
@@ -214,7 +214,7 @@ def test_one_blas_thread_unless_the_user_chose(env, expected):
     """In a fresh process: it changes the whole process's BLAS threads."""
     script = (
         "import numpy\n"
-        "from autocomplete.repl.blas import use_one_blas_thread\n"
+        "from autocomplete.blas import use_one_blas_thread\n"
         "print(use_one_blas_thread())\n"
         "numpy.ones((64, 20000), numpy.float32).T @ numpy.ones(64, numpy.float32)  # still works\n"
     )

@@ -225,8 +225,12 @@ BREAKAGES = {
     "missing meta": (lambda f: (f / store.META_FILE).unlink(), "meta.json is missing", True),
     "bad meta": (break_meta, "meta.json is unreadable", True),
     "newer format": (newer_format, "made by a newer autocomplete", True),
-    "config not an object": (lambda f: edit_meta(f, config=None), "meta.json has bad values for config", True),
-    "config without context": (lambda f: edit_meta(f, config={"ngram": True}), "bad values for config.context", True),
+    "config not an object": (
+        lambda f: edit_meta(f, config=None), "meta.json has bad values for config", True
+    ),
+    "config without context": (
+        lambda f: edit_meta(f, config={"ngram": True}), "bad values for config.context", True
+    ),
     "truncated weights": (truncate_weights, "", False),
     "vocab disagrees": (vocab_disagrees, "vocab.json has 19 words but the weights have 18", False),
     "pickled npz": (pickled_weights, "pickle", False),

@@ -23,9 +23,9 @@ from prompt_toolkit.styles import Style
 from rich.console import Console
 
 from autocomplete import store
+from autocomplete.blas import use_one_blas_thread
 from autocomplete.repl import commands
 from autocomplete.repl.autosuggest import GhostKeeper
-from autocomplete.repl.blas import use_one_blas_thread
 from autocomplete.repl.key_bindings import repl_bindings
 from autocomplete.repl.live import Live
 from autocomplete.repl.state import ReplState

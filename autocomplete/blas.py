@@ -1,13 +1,14 @@
-"""One BLAS thread for the REPL's forward passes.
+"""One BLAS thread for the forward passes of `autocomplete predict` and `autocomplete repl`.
 
 numpy's OpenBLAS splits the output layer's matrix-vector product (128 x 20k) over every core. For one
-keystroke that costs more than it gives, and in the REPL the panel worker, the completer and the
+suggestion that costs more than it gives, and in the REPL the panel worker, the completer and the
 auto-suggest threads may each run one at the same time: measured on 2 cores with other work running,
 a 20k-word forward pass took 8 ms p50 with OpenBLAS's threads against 0.4 ms with one.
 
-OpenBLAS reads OPENBLAS_NUM_THREADS only when it loads (with numpy, long before the REPL starts), so this
-calls its `openblas_set_num_threads` at run time, as threadpoolctl does. Best effort: on a system without
-/proc or without OpenBLAS (macOS Accelerate, MKL) it does nothing; a thread count the user set is kept.
+OpenBLAS reads OPENBLAS_NUM_THREADS only when it loads (with numpy, which the CLI imports before it knows
+the command), so this calls its `openblas_set_num_threads` at run time, as threadpoolctl does; training
+keeps every thread. Best effort: on a system without /proc or without OpenBLAS (macOS Accelerate, MKL)
+it does nothing; a thread count the user set is kept.
 """
 
 from __future__ import annotations
