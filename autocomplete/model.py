@@ -1,10 +1,14 @@
-"""The Keras model: Embedding -> LSTM -> Dense(relu) -> Dense(softmax), as in the course. Imports Keras: training only."""
+"""The Keras model: Embedding -> LSTM -> Dense(relu) -> Dense(softmax), as in the course.
+
+Imports Keras: training only."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -13,13 +17,30 @@ from autocomplete.inference import LstmWeights
 
 
 def import_keras():
-    """Keras, imported with TensorFlow's C++ start-up chatter (CUDA probes on a CPU machine) kept off the terminal."""
+    """Keras, imported with TensorFlow's C++ start-up chatter (CUDA probes on a CPU machine) kept off the
+    terminal."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    with _stderr_silenced():
+    with _stderr_silenced(), _signals_held():
         import keras
     return keras
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold Ctrl-C and SIGTERM until the import is over: an interrupt inside TensorFlow's seconds-long import
+    can leave it half-imported (a traceback later) instead of stopping cleanly. A held signal is delivered
+    when the block ends. Threads started meanwhile keep it blocked, so it always reaches the main thread."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -63,7 +84,9 @@ def export_weights(model) -> LstmWeights:
     kernel, recurrent, bias = get("lstm")
     hidden_kernel, hidden_bias = get("hidden")
     output_kernel, output_bias = get("output")
-    return LstmWeights(embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias)
+    return LstmWeights(
+        embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias
+    )
 
 
 def load_keras_model(path):
