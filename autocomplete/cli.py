@@ -112,6 +112,22 @@ def train(
         bool | None,
         typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False),
     ] = None,
+    lstm_min_count: Annotated[
+        int | None,
+        typer.Option(
+            help="With the n-gram: fewest occurrences for a word to get its own LSTM output (rarer words "
+            "share one, split by the n-gram).",
+            show_default=False,
+        ),
+    ] = None,
+    refit: Annotated[
+        bool | None,
+        typer.Option(
+            "--refit/--no-refit",
+            help="After validation, one more epoch on all the text, the validation part included.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
     ] = None,
@@ -124,7 +140,8 @@ def train(
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate,
-        val_split=val_split, max_vocab=max_vocab, min_count=min_count, ngram=ngram, seed=seed,
+        val_split=val_split, max_vocab=max_vocab, min_count=min_count, ngram=ngram,
+        lstm_min_count=lstm_min_count, refit=refit, seed=seed,
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]

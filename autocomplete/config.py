@@ -29,6 +29,13 @@ class TrainConfig:
     # unknown, so fewer keystrokes were saved.
     min_count: int = 1
     ngram: bool = True  # mix the LSTM with a Kneser-Ney n-gram, weight chosen on the validation part
+    # With the n-gram on, the LSTM's softmax covers only the words seen at least this often (plus one "other
+    # word" output that the rarer words share by their n-gram probabilities): every word can still be
+    # suggested, and the network stops spending itself on words it sees once.
+    lstm_min_count: int = 2
+    # After validation has chosen the epoch and the mixing weight, one more epoch on all the text: the
+    # validation tail is the only place some words occur (train.REFIT_EPOCHS).
+    refit: bool = True
     seed: int = 0
 
     def to_json(self) -> dict:
@@ -41,7 +48,8 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """Self, or a UsageError naming the first option out of range."""
-        at_least_one = ("context", "embedding_dim", "units", "hidden", "epochs", "batch_size", "max_vocab", "min_count")
+        at_least_one = ("context", "embedding_dim", "units", "hidden", "epochs", "batch_size", "max_vocab",
+                        "min_count", "lstm_min_count")  # fmt: skip
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(self, name)})")
@@ -49,7 +57,8 @@ class TrainConfig:
                   "batch_size": 65536, "max_vocab": 1_000_000}  # fmt: skip
         for name, limit in limits.items():
             if getattr(self, name) > limit:
-                raise UsageError(f"--{name.replace('_', '-')} must be at most {limit} (got {getattr(self, name)})")
+                option = name.replace("_", "-")
+                raise UsageError(f"--{option} must be at most {limit} (got {getattr(self, name)})")
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
         if not 0.0 < self.val_split <= 0.5:

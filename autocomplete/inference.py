@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from autocomplete.ngram import KneserNey
-from autocomplete.vocab import Vocabulary
+from autocomplete.vocab import UNKNOWN_ID, Vocabulary
 
 # The names of the arrays in weights.npz, in the order of the Keras layers' weights.
 WEIGHT_NAMES = (
@@ -67,9 +67,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
-    """Softmax over the vocabulary after reading the context: (context,) -> (V,), or (batch, context) -> (batch, V)."""
+    """The network's softmax after reading the context: (context,) -> (F,), or (batch, context) -> (batch, F).
+
+    F = w.vocab_size: the LSTM knows the first F ids of the vocabulary (the most frequent words); a context id
+    beyond them is read as the unknown marker, whose output is "some other word" (see `widen`)."""
     units = w.lstm_recurrent.shape[0]
-    inputs = w.embedding[np.asarray(context_ids, dtype=np.int64)] @ w.lstm_kernel + w.lstm_bias  # (..., N, 4H)
+    ids = np.asarray(context_ids, dtype=np.int64)
+    ids = np.where(ids < w.vocab_size, ids, UNKNOWN_ID)
+    inputs = w.embedding[ids] @ w.lstm_kernel + w.lstm_bias  # (..., N, 4H)
     h = np.zeros(inputs.shape[:-2] + (units,), np.float32)
     c = np.zeros_like(h)
     for t in range(inputs.shape[-2]):
@@ -85,8 +90,31 @@ def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
     return e
 
 
+def widen(lstm_p: np.ndarray, vocab_size: int, ngram_p: np.ndarray | None = None) -> np.ndarray:
+    """The LSTM's (..., F) distribution over the whole vocabulary, (..., V).
+
+    The LSTM predicts the F most frequent words itself; its unknown-marker output is the probability of any
+    other word (the rarer words and the unknown marker), shared among them in proportion to the n-gram's
+    probabilities (evenly without an n-gram, or where the n-gram gives them nothing). F == V returns
+    `lstm_p` itself."""
+    f = lstm_p.shape[-1]
+    if f >= vocab_size:
+        return lstm_p
+    others = np.r_[UNKNOWN_ID, f:vocab_size]
+    out = np.zeros(lstm_p.shape[:-1] + (vocab_size,), lstm_p.dtype)
+    out[..., :f] = lstm_p
+    if ngram_p is None:
+        shares = np.ones(len(others), lstm_p.dtype)
+    else:
+        shares = ngram_p[..., others].astype(lstm_p.dtype)
+    total = shares.sum(axis=-1, keepdims=True)
+    shares = np.where(total > 0, shares, np.ones_like(shares))
+    out[..., others] = lstm_p[..., UNKNOWN_ID : UNKNOWN_ID + 1] * shares / shares.sum(axis=-1, keepdims=True)
+    return out
+
+
 class Predictor:
-    """p(next word | context) from the LSTM and the n-gram, mixed: lstm_weight * LSTM + (1 - lstm_weight) * KN.
+    """p(next word | context): lstm_weight * LSTM (widened to the vocabulary) + (1 - lstm_weight) * n-gram.
 
     `next_word_probs` is what every consumer (predict, the REPL, evaluate) calls; answers are cached
     by context, and the cached arrays are read-only.
@@ -103,6 +131,8 @@ class Predictor:
     ):
         if lstm is None and ngram is None:
             raise ValueError("a predictor needs an LSTM, an n-gram model or both")
+        if lstm is not None and lstm.vocab_size > len(vocab):
+            raise ValueError(f"the vocabulary has {len(vocab)} words but the LSTM's has {lstm.vocab_size}")
         self.vocab, self.context_size = vocab, context_size
         self.lstm, self.ngram = lstm, ngram
         self.lstm_weight = 1.0 if ngram is None else 0.0 if lstm is None else float(lstm_weight)
@@ -117,27 +147,29 @@ class Predictor:
 
     def batch_probs(self, contexts: np.ndarray) -> np.ndarray:
         """Uncached p(. | context) for many contexts at once: (batch, context_size) -> (batch, V), float64."""
-        lam = self.lstm_weight
-        out = np.zeros((len(contexts), len(self.vocab)))
+        lam, v = self.lstm_weight, len(self.vocab)
+        ngram_p = None
+        if self.ngram is not None:
+            ngram_p = np.array([self.ngram.next_word_probs(c) for c in contexts])
+        out = np.zeros((len(contexts), v))
         if lam < 1.0:
-            out[:] = [self.ngram.next_word_probs(c) for c in contexts]
-            out *= 1.0 - lam
+            out += (1.0 - lam) * ngram_p
         if lam > 0.0:
-            out += lam * lstm_probs(self.lstm, contexts)
+            out += lam * widen(lstm_probs(self.lstm, contexts), v, ngram_p)
         return out
 
     def clear_cache(self) -> None:
         self._cached.cache_clear()
 
     def _compute(self, context: tuple[int, ...]) -> np.ndarray:
-        lam = self.lstm_weight
-        if lam >= 1.0:
-            probs = lstm_probs(self.lstm, context)
-        elif lam <= 0.0:
-            probs = self.ngram.next_word_probs(context)
+        lam, v = self.lstm_weight, len(self.vocab)
+        ngram_p = self.ngram.next_word_probs(context) if self.ngram is not None else None
+        if lam <= 0.0:
+            probs = ngram_p
+        elif lam >= 1.0:
+            probs = widen(lstm_probs(self.lstm, context), v, ngram_p)  # a fresh array either way
         else:
-            probs = self.ngram.next_word_probs(context)
-            probs *= 1.0 - lam
-            probs += np.float32(lam) * lstm_probs(self.lstm, context)
+            probs = widen(lstm_probs(self.lstm, context), v, ngram_p) * np.float32(lam)
+            probs += np.float32(1.0 - lam) * ngram_p
         probs.flags.writeable = False
         return probs

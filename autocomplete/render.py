@@ -122,9 +122,16 @@ def training_summary(result) -> Table:
         note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
         table.add_row("corpus", f"{f.path}{note}")
     table.add_row("words", f"{result.words:,}")
-    table.add_row("vocabulary", f"{result.vocab_size:,} (including 3 markers)")
+    vocabulary = f"{result.vocab_size:,} (including 3 markers)"
+    if result.lstm_words < result.vocab_size:
+        vocabulary += (
+            f"; the LSTM predicts the {result.lstm_words - 3:,} most frequent, the n-gram shares out the rest"
+        )
+    table.add_row("vocabulary", vocabulary)
     table.add_row("parameters", f"{result.parameters:,}")
     epochs = f"{result.epochs_run} (best: {result.best_epoch})"
+    if result.refit_epochs:
+        epochs += f", then {result.refit_epochs} on all the text"
     if result.interrupted:
         epochs += " — interrupted, best epoch so far saved"
     table.add_row("epochs", epochs)

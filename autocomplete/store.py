@@ -223,7 +223,7 @@ def _load_predictor(info: ModelInfo, folder: Path) -> Predictor:
     with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
         lstm = LstmWeights.from_arrays(arrays)
     lstm.check_shapes()
-    if lstm.vocab_size != len(vocab):
+    if lstm.vocab_size > len(vocab):  # the LSTM may know only the most frequent words: the first ids
         raise ValueError(f"vocab.json has {len(vocab)} words but the weights have {lstm.vocab_size}")
     ngram = None
     if config.get("ngram", True):

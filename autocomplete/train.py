@@ -22,10 +22,16 @@ from autocomplete import metrics, store
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile, check_file, read_tokens
 from autocomplete.errors import CorpusError, Interrupted
-from autocomplete.inference import LstmWeights, Predictor, lstm_probs
+from autocomplete.inference import LstmWeights, Predictor, lstm_probs, widen
 from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.text import BOUNDARY
-from autocomplete.vocab import Vocabulary
+from autocomplete.vocab import UNKNOWN_ID, Vocabulary
+
+# The refit: epochs on all the text after validation, from the network it chose. Measured on a held-out
+# part of the Shakespeare train split (benchmarks/results/tuning.md): one epoch at a third of the learning
+# rate scored within noise of training a fresh network on all the text for the chosen epoch count, at a
+# fifth of the time (that would have taken default training past 5 minutes).
+REFIT_EPOCHS = 1
 
 
 class Reporter(Protocol):
@@ -52,6 +58,8 @@ class TrainResult:
     parameters: int
     epochs_run: int
     best_epoch: int
+    refit_epochs: int  # epochs of the second training, on all the text (0: none, the first network kept)
+    lstm_words: int  # the first ids the LSTM predicts itself; rarer words share its unknown-marker output
     interrupted: bool
     lstm_weight: float  # the mixing weight of the LSTM against the n-gram (1.0 = LSTM alone)
     validation: metrics.NextWordScores | None  # of the predictor that ships
@@ -90,7 +98,8 @@ def train(
     force: bool = False,
     reporter: Reporter | None = None,
 ) -> TrainResult:
-    """Train a model on the corpus files and save it in the store under `name` (default: the first file's stem)."""
+    """Train a model on the corpus files and save it in the store under `name` (default: the first file's
+    stem)."""
     reporter = reporter or SilentReporter()
     config = config.validated()
     if not paths:
@@ -103,19 +112,31 @@ def train(
         contexts, targets = metrics.windows(corpus.ids, config.context)
         n_val = _validation_size(len(targets), config.val_split)
         n_train = len(targets) - n_val
+        f = lstm_vocab_size(corpus, config)
+        lstm_x, lstm_y = _beyond_as_unknown(contexts, f), _beyond_as_unknown(targets, f)
         reporter.phase("Loading TensorFlow")
-        model, tracker, interrupted = _fit(corpus.vocab, config, contexts, targets, n_train, reporter)
+        model, tracker, interrupted = _fit(f, config, lstm_x, lstm_y, n_train, reporter)
         model.set_weights(tracker.best_weights)
         from autocomplete.model import export_weights
 
         lstm = export_weights(model)
         reporter.phase("Mixing in the n-gram model")
         predictor, validation, validation_lstm = _mix(corpus, config, lstm, contexts, targets, n_train)
+        refit_epochs = 0
+        if not interrupted and n_val and config.refit:
+            reporter.phase("One more epoch on all the text, the validation part included")
+            if _refit(config, lstm_x, lstm_y, model, reporter) is not None:
+                refit_epochs = REFIT_EPOCHS
+                lstm = export_weights(model)
+                predictor = Predictor(
+                    corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight
+                )
         reporter.phase("Saving")
-        path = _save(name, force, corpus, config, model, predictor, tracker, validation)
+        path = _save(name, force, corpus, config, model, predictor, tracker, validation, refit_epochs)
     return TrainResult(
         name=name, path=path, files=corpus.files, words=corpus.words, vocab_size=len(corpus.vocab),
         parameters=model.count_params(), epochs_run=tracker.epochs_run, best_epoch=tracker.best_epoch,
+        refit_epochs=refit_epochs, lstm_words=f,
         interrupted=interrupted, lstm_weight=predictor.lstm_weight, validation=validation,
         validation_lstm=validation_lstm, seconds=time.monotonic() - started,
     )  # fmt: skip
@@ -128,13 +149,26 @@ def _validation_size(windows: int, split: float) -> int:
     return min(max(1, round(windows * split)), windows - 1)
 
 
-def _fit(vocab, config, contexts, targets, n_train, reporter):
+def lstm_vocab_size(corpus: PreparedCorpus, config: TrainConfig) -> int:
+    """How many of the first (most frequent) ids get an LSTM output of their own: all of them without the
+    n-gram, else the markers and the words seen at least `lstm_min_count` times."""
+    if not config.ngram or config.lstm_min_count <= 1:
+        return len(corpus.vocab)
+    counts = np.bincount(corpus.ids, minlength=len(corpus.vocab))[metrics.FIRST_WORD_ID :]
+    return metrics.FIRST_WORD_ID + int((counts >= config.lstm_min_count).sum())  # ids are sorted by count
+
+
+def _beyond_as_unknown(ids: np.ndarray, f: int) -> np.ndarray:
+    """The ids the LSTM sees: words beyond its first f ids become the unknown marker ("some other word")."""
+    return np.where(ids < f, ids, UNKNOWN_ID).astype(np.int32)
+
+
+def _fit(f, config, contexts, targets, n_train, reporter):
     from autocomplete.model import build_model, import_keras
 
     keras = import_keras()
-
     keras.utils.set_random_seed(config.seed)
-    model = build_model(len(vocab), config)
+    model = build_model(f, config)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -155,8 +189,33 @@ def _fit(vocab, config, contexts, targets, n_train, reporter):
     return model, tracker, interrupted
 
 
+def _refit(config: TrainConfig, contexts, targets, model, reporter):
+    """One more epoch for the network validation chose, on every window (the validation tail included, where
+    some words occur and nowhere else), at a third of the learning rate. Returns the refitted network, or
+    None if interrupted: then the caller saves the network as validation chose it, from `keep`."""
+    from autocomplete.model import import_keras
+
+    keras = import_keras()
+    keep = model.get_weights()
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate / 3),
+        loss="sparse_categorical_crossentropy",
+    )
+    reporter.start(REFIT_EPOCHS, math.ceil(len(targets) / config.batch_size))
+    try:
+        model.fit(
+            contexts, targets, batch_size=config.batch_size, epochs=REFIT_EPOCHS, shuffle=True, verbose=0,
+            callbacks=[_tracker(keras, REFIT_EPOCHS, reporter)],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        model.set_weights(keep)
+        return None
+    return model
+
+
 def _tracker(keras, patience: int, reporter: Reporter):
-    """Early stopping on validation loss that keeps the best weights in memory, so Ctrl-C can still save them."""
+    """Early stopping on validation loss that keeps the best weights in memory, so Ctrl-C can still save
+    them."""
 
     class Tracker(keras.callbacks.Callback):
         best_weights, best_loss, best_epoch, epochs_run, epoch_now = None, math.inf, 0, 0, 0
@@ -174,7 +233,8 @@ def _tracker(keras, patience: int, reporter: Reporter):
             improved = watched < self.best_loss
             self.epochs_run = epoch + 1
             if improved:
-                self.best_weights, self.best_loss, self.best_epoch = self.model.get_weights(), watched, epoch + 1
+                self.best_weights, self.best_loss = self.model.get_weights(), watched
+                self.best_epoch = epoch + 1
             elif self.epochs_run - self.best_epoch >= patience:
                 self.model.stop_training = True
             reporter.epoch(epoch + 1, loss, None if val_loss is None else float(val_loss), improved)
@@ -184,7 +244,8 @@ def _tracker(keras, patience: int, reporter: Reporter):
 
 @contextlib.contextmanager
 def _sigterm_as_interrupt():
-    """SIGTERM while training is handled like Ctrl-C: stop, keep the best epoch so far, leave nothing half-written."""
+    """SIGTERM while training is handled like Ctrl-C: stop, keep the best epoch so far, leave nothing
+    half-written."""
 
     def handler(signum, frame):
         raise KeyboardInterrupt
@@ -201,7 +262,8 @@ def _sigterm_as_interrupt():
 
 
 def _mix(corpus: PreparedCorpus, config: TrainConfig, lstm: LstmWeights, contexts, targets, n_train):
-    """Fit the n-gram on the training part, choose the mixing weight on validation, then refit it on everything."""
+    """Fit the n-gram on the training part, choose the mixing weight on validation, then refit it on
+    everything. The n-gram is modified Kneser-Ney (three discounts per order)."""
     vocab, n = corpus.vocab, config.context
     val_x, val_y = contexts[n_train:], targets[n_train:]
     lstm_only = Predictor(vocab, n, lstm)
@@ -209,29 +271,37 @@ def _mix(corpus: PreparedCorpus, config: TrainConfig, lstm: LstmWeights, context
     if not config.ngram:
         return lstm_only, validation_lstm, validation_lstm
     order = min(n, MAX_ORDER - 1) + 1
-    held_out = KneserNey.fit(corpus.ids[: n_train + n], len(vocab), order)
+    held_out = KneserNey.fit(corpus.ids[: n_train + n], len(vocab), order, discount=None)
     weight = _best_weight(lstm, held_out, val_x, val_y) if len(val_y) else 0.5
-    validation = metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y) if len(val_y) else None
-    final = KneserNey.fit(corpus.ids, len(vocab), order)
+    validation = None
+    if len(val_y):
+        validation = metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y)
+    final = KneserNey.fit(corpus.ids, len(vocab), order, discount=None)
     return Predictor(vocab, n, lstm, final, weight), validation, validation_lstm
 
 
 def _best_weight(lstm: LstmWeights, ngram: KneserNey, contexts, targets) -> float:
-    """The LSTM's share (0..1, steps of 0.05) that minimises validation perplexity over real words."""
-    keep = targets >= metrics.FIRST_WORD_ID
+    """The LSTM's share (0..1, steps of 0.05) that minimises validation perplexity over the real words the
+    n-gram has seen. A word first met in the validation tail has n-gram probability 0 there, which would pull
+    the weight towards the LSTM; the final n-gram, counted on every line, knows all of them."""
+    keep = (targets >= metrics.FIRST_WORD_ID) & (ngram.unigram[targets] > 0)
     contexts, targets = contexts[keep], targets[keep]
     if not len(targets):
         return 0.5
-    rows = np.arange(len(targets))
-    p_lstm = np.concatenate([lstm_probs(lstm, contexts[i : i + 512])[rows[: len(contexts[i : i + 512])], targets[i : i + 512]]
-                             for i in range(0, len(targets), 512)])  # fmt: skip
-    p_ngram = np.array([ngram.next_word_probs(c)[t] for c, t in zip(contexts, targets)])
+    p_lstm, p_ngram = [], []
+    for i in range(0, len(targets), 512):
+        x, y = contexts[i : i + 512], targets[i : i + 512]
+        ngram_p = np.array([ngram.next_word_probs(c) for c in x])
+        rows = np.arange(len(y))
+        p_lstm.append(widen(lstm_probs(lstm, x), ngram.vocab_size, ngram_p)[rows, y])
+        p_ngram.append(ngram_p[rows, y])
+    p_lstm, p_ngram = np.concatenate(p_lstm).astype(np.float64), np.concatenate(p_ngram).astype(np.float64)
     grid = np.linspace(0.0, 1.0, 21)
     losses = [-np.log(np.maximum(w * p_lstm + (1 - w) * p_ngram, 1e-300)).mean() for w in grid]
     return float(grid[int(np.argmin(losses))])
 
 
-def _save(name, force, corpus, config, model, predictor, tracker, validation) -> Path:
+def _save(name, force, corpus, config, model, predictor, tracker, validation, refit_epochs) -> Path:
     from autocomplete.model import build_model
 
     with store.writing(name, force) as folder:
@@ -239,11 +309,14 @@ def _save(name, force, corpus, config, model, predictor, tracker, validation) ->
         np.savez(folder / store.WEIGHTS_FILE, **predictor.lstm.to_arrays())
         if predictor.ngram is not None:
             np.savez(folder / store.NGRAM_FILE, **predictor.ngram.to_arrays())
-        clean = build_model(len(corpus.vocab), config)  # no optimizer state: a third of the size
+        clean = build_model(predictor.lstm.vocab_size, config)  # no optimizer state: a third of the size
         clean.set_weights(model.get_weights())
         clean.save(folder / store.KERAS_FILE)
         meta = store.new_meta(
-            corpus=[{"name": f.name, "sha256": f.sha256, "bytes": f.size, "replaced_bytes": f.replaced} for f in corpus.files],
+            corpus=[
+                {"name": f.name, "sha256": f.sha256, "bytes": f.size, "replaced_bytes": f.replaced}
+                for f in corpus.files
+            ],
             words=corpus.words,
             tokens=int(len(corpus.ids)),
             vocab_size=len(corpus.vocab),
@@ -251,6 +324,7 @@ def _save(name, force, corpus, config, model, predictor, tracker, validation) ->
             lstm_weight=predictor.lstm_weight,
             epochs_run=tracker.epochs_run,
             best_epoch=tracker.best_epoch,
+            refit_epochs=refit_epochs,
             validation=validation.to_json() if validation else None,
         )
         store.write_json(folder / store.META_FILE, meta)

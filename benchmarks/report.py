@@ -136,7 +136,9 @@ def notes(result: dict, tf_import: float) -> list[str]:
             out.append(
                 f"- {row.name}: {row.extra['epochs']} epochs, "
                 f"LSTM weight in the mix {row.extra['lstm_weight']:.2f}, "
-                f"{row.extra['parameters']:,} parameters"
+                f"{row.extra['parameters']:,} parameters; the LSTM predicts "
+                f"{row.extra.get('lstm_words', 0) - 3:,} words itself (the rest share its 'other word' "
+                "output by their n-gram probabilities; evenly when it runs alone)"
             )
     mff = next(r for r in result["rows"] if r.name.startswith("4."))
     out.append(

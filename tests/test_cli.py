@@ -301,3 +301,15 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for command in ("train", "predict", "models", "repl"):
         assert command in result.stdout
+
+
+def test_every_training_setting_is_a_train_option():
+    from dataclasses import fields
+
+    from autocomplete.config import TrainConfig
+
+    result = CliRunner().invoke(app, ["train", "--help"], env={**CLI_ENV, "COLUMNS": "200"})
+    assert result.exit_code == 0
+    for field in fields(TrainConfig):
+        option = "--" + field.name.replace("_", "-")
+        assert option in result.output, option

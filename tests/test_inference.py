@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from autocomplete import store
 from autocomplete.config import TrainConfig
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs
+from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs, widen
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS
@@ -257,3 +257,60 @@ def test_suggest_never_raises(text):
     answer = suggest(text, model, k=3)
     assert len(answer.items) <= 3
     assert all(s.word.lower() not in MARKERS and 0.0 <= s.probability <= 1.0 + 1e-6 for s in answer.items)
+
+
+# --- an LSTM over the most frequent words only ----------------------------------------------------
+
+
+@pytest.mark.parametrize("f", [3, 5, 8])
+@pytest.mark.parametrize("with_ngram", [True, False])
+def test_widen_keeps_the_lstm_words_and_shares_the_other_mass(parts, f, with_ngram):
+    vocab, _, ngram = parts
+    v = len(vocab)
+    small = lstm_probs(random_weights(f, seed=f), [3, 4])
+    ngram_p = ngram.next_word_probs([3, 4]) if with_ngram else None
+    wide = widen(small, v, ngram_p)
+    assert wide.shape == (v,) and wide.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_array_equal(wide[np.r_[0, 2:f]], small[np.r_[0, 2:f]])  # the LSTM's own words
+    others = np.r_[UNKNOWN_ID, f:v]
+    assert wide[others].sum() == pytest.approx(small[UNKNOWN_ID], rel=1e-5)  # "another word", shared
+    shares = ngram_p[others] if with_ngram else np.ones(len(others))
+    np.testing.assert_allclose(wide[others], small[UNKNOWN_ID] * shares / shares.sum(), rtol=1e-5)
+
+
+def test_widen_is_the_identity_for_a_full_vocabulary(parts):
+    vocab, lstm, ngram = parts
+    p = lstm_probs(lstm, [3, 4])
+    assert widen(p, len(vocab), ngram.next_word_probs([3, 4])) is p
+
+
+def test_widen_shares_evenly_where_the_ngram_gives_the_rare_words_nothing(parts):
+    vocab, _, _ = parts
+    small = lstm_probs(random_weights(5), [3, 4])
+    ngram_p = np.zeros(len(vocab), np.float32)
+    ngram_p[3] = 1.0  # all its mass on a word the LSTM has
+    wide = widen(small, len(vocab), ngram_p)
+    np.testing.assert_allclose(wide, widen(small, len(vocab)), rtol=1e-6)
+    assert wide.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.4, 1.0])
+def test_a_predictor_with_a_smaller_lstm(parts, weight):
+    vocab, _, ngram = parts
+    lstm = random_weights(6)
+    predictor = Predictor(vocab, 2, lstm, ngram, weight)
+    for context in ([3, 4], [9, 9], [0, 2]):  # ids beyond the LSTM's read as the unknown marker
+        probs = predictor.next_word_probs(context)
+        assert probs.shape == (len(vocab),) and probs.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-5)
+        n = ngram.next_word_probs(context)
+        expected = weight * widen(lstm_probs(lstm, context), len(vocab), n) + (1 - weight) * n
+        np.testing.assert_allclose(probs, expected, atol=1e-6)
+    np.testing.assert_array_equal(lstm_probs(lstm, [9, 10]), lstm_probs(lstm, [UNKNOWN_ID, UNKNOWN_ID]))
+    batch = predictor.batch_probs(np.array([[3, 4], [9, 9]]))
+    np.testing.assert_allclose(batch[1], predictor.uncached_probs([9, 9]), atol=1e-6)
+
+
+def test_an_lstm_larger_than_the_vocabulary_is_refused(parts):
+    vocab, _, ngram = parts
+    with pytest.raises(ValueError, match="the LSTM's has"):
+        Predictor(vocab, 2, random_weights(len(vocab) + 1), ngram)

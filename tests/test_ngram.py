@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from autocomplete.ngram import KneserNey
+from autocomplete.ngram import KneserNey, _chen_goodman
 
 # The first bigram ("the cat") recurs later: the one place our model differs from nltk on purpose (followers
 # seen only at the very start of the stream, see ngram._group) does not arise, so the two must agree exactly.
@@ -45,7 +45,7 @@ def contexts_to_check():
 
 
 def test_parity_with_nltk(nltk_model, ours):
-    assert ours.order == 3 and ours.discount == 0.75
+    assert ours.order == 3 and (ours.discounts[:, 1:] == 0.75).all()
     checked = 0
     for context in contexts_to_check():
         probs = ours.next_word_probs([FIRST_ID + WORDS.index(w) for w in context])
@@ -105,7 +105,8 @@ def test_arrays_round_trip_through_npz(ours, tmp_path):
     np.savez(path, **ours.to_arrays())
     with np.load(path, allow_pickle=False) as arrays:
         loaded = KneserNey.from_arrays(dict(arrays))
-    assert (loaded.vocab_size, loaded.order, loaded.discount) == (ours.vocab_size, ours.order, ours.discount)
+    assert (loaded.vocab_size, loaded.order) == (ours.vocab_size, ours.order)
+    np.testing.assert_array_equal(loaded.discounts, ours.discounts)
     for context in contexts_to_check():
         ids = [FIRST_ID + WORDS.index(w) for w in context]
         np.testing.assert_array_equal(loaded.next_word_probs(ids), ours.next_word_probs(ids))
@@ -120,3 +121,41 @@ def test_order_out_of_range_is_refused(order):
 def test_a_stream_shorter_than_the_order():
     model = KneserNey.fit(np.array([FIRST_ID]), V, 3)
     assert model.next_word_probs([FIRST_ID, FIRST_ID]).shape == (V,)
+
+
+# --- modified Kneser-Ney (the hybrid's n-gram) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_modified_kneser_ney_distributions_sum_to_one(order, seed):
+    rng = np.random.default_rng(seed)
+    vocab_size = 12
+    ids = np.concatenate([rng.integers(FIRST_ID, vocab_size, size=400), np.tile([3, 4, 5], 30)])
+    model = KneserNey.fit(ids, vocab_size, order, discount=None)
+    assert model.discounts.shape == (order - 1, 4) and (model.discounts[:, 0] == 0).all()
+    assert not np.allclose(model.discounts[:, 1:], 0.75)  # estimated, not the fallback
+    contexts = [ids[i : i + order - 1] for i in range(len(ids) - order + 2)]
+    contexts += [list(c) for c in itertools.product(range(FIRST_ID, vocab_size), repeat=min(order - 1, 2))]
+    for context in contexts:
+        probs = model.next_word_probs(context)
+        assert probs.sum(dtype=np.float64) == pytest.approx(1.0, abs=1e-6) and (probs >= 0).all()
+
+
+def test_chen_goodman_discounts():
+    # counts of counts n1..n4 = 10, 5, 3, 2: Y = 10 / 20 = 0.5, D1 = 1 - 2 * 0.5 * 5 / 10 = 0.5,
+    # D2 = 2 - 3 * 0.5 * 3 / 5 = 1.1, D3+ = 3 - 4 * 0.5 * 2 / 3 = 1.6667
+    vals = np.array([1.0] * 10 + [2.0] * 5 + [3.0] * 3 + [4.0] * 2 + [9.0])
+    assert _chen_goodman(vals) == pytest.approx((0.5, 1.1, 3 - 4 / 3))
+    assert _chen_goodman(np.array([1.0, 1.0, 2.0])) == (0.75, 0.75, 0.75)  # no count of 3 or 4: the fallback
+
+
+def test_a_file_saved_with_one_discount_in_its_meta_still_loads(ours):
+    arrays = ours.to_arrays()
+    del arrays["discounts"]
+    arrays["meta"] = np.array([ours.vocab_size, ours.order, 0.75])  # the format before modified KN
+    old = KneserNey.from_arrays(arrays)
+    np.testing.assert_array_equal(old.discounts, ours.discounts)
+    arrays["discounts"] = np.zeros((5, 4))
+    with pytest.raises(ValueError, match="discounts"):
+        KneserNey.from_arrays(arrays)

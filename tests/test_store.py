@@ -208,10 +208,20 @@ def truncate_weights(folder: Path) -> None:
 
 
 def vocab_disagrees(folder: Path) -> None:
+    """A word too many: the LSTM may know fewer words than the vocabulary, so the n-gram's size catches it."""
     data = json.loads((folder / store.VOCAB_FILE).read_text())
     n = len(data["index_word"])
     data["index_word"][str(n)] = "extra"
     data["word_index"]["extra"] = n
+    (folder / store.VOCAB_FILE).write_text(json.dumps(data))
+
+
+def vocab_too_short(folder: Path) -> None:
+    """A word too few: the LSTM would predict ids the vocabulary does not have."""
+    data = json.loads((folder / store.VOCAB_FILE).read_text())
+    n = len(data["index_word"]) - 1
+    word = data["index_word"].pop(str(n))
+    del data["word_index"][word]
     (folder / store.VOCAB_FILE).write_text(json.dumps(data))
 
 
@@ -232,7 +242,8 @@ BREAKAGES = {
         lambda f: edit_meta(f, config={"ngram": True}), "bad values for config.context", True
     ),
     "truncated weights": (truncate_weights, "", False),
-    "vocab disagrees": (vocab_disagrees, "vocab.json has 19 words but the weights have 18", False),
+    "vocab disagrees": (vocab_disagrees, "vocab.json has 19 words but ngram.npz has 18", False),
+    "vocab too short": (vocab_too_short, "vocab.json has 17 words but the weights have 18", False),
     "pickled npz": (pickled_weights, "pickle", False),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -15,10 +16,11 @@ from autocomplete import store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import CorpusError, Interrupted, UsageError
 from autocomplete.inference import LstmWeights
+from autocomplete.model import load_keras_model
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS, tokenize
-from autocomplete.train import SilentReporter, _best_weight, _validation_size, prepare, train
+from autocomplete.train import SilentReporter, _best_weight, _validation_size, lstm_vocab_size, prepare, train
 from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 
 # --- the session's real model ---------------------------------------------------------------------
@@ -56,6 +58,7 @@ def test_meta_json(trained_model):
     assert meta["words"] == result.words == len([t for t in tokenize(CORPUS_TEXT) if t != BOUNDARY])
     assert meta["vocab_size"] == result.vocab_size and meta["tokens"] > meta["words"]
     assert meta["epochs_run"] == result.epochs_run == 2 and 1 <= meta["best_epoch"] <= 2
+    assert meta["refit_epochs"] == 1  # one more epoch on all the text, validation tail included
     assert 0.0 <= meta["lstm_weight"] <= 1.0
     validation = meta["validation"]
     assert (
@@ -156,6 +159,74 @@ def test_best_weight_prefers_the_better_model():
     noise = LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
     contexts = np.stack([ids[:-2], ids[1:-1]], axis=1)[:50]
     assert _best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
+
+
+# --- an LSTM over the frequent words, refitted on all the text ------------------------------------
+
+RARE = "Quietly the heron considered seventeen umbrellas near Wexford."  # words seen once
+
+
+@pytest.mark.slow
+def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, store_home):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(CORPUS_TEXT + RARE + "\n", encoding="utf-8")
+    result = train([corpus], TINY, name="rare")
+    info, predictor = store.load("rare")
+    counts = Counter(t for t in tokenize(CORPUS_TEXT + RARE) if t != BOUNDARY)
+    frequent = sum(c >= TINY.lstm_min_count for c in counts.values())
+    assert predictor.lstm.vocab_size == len(MARKERS) + frequent < len(predictor.vocab) == result.vocab_size
+    once = tuple(sorted(w for w, c in counts.items() if c == 1))
+    assert predictor.vocab.words[predictor.lstm.vocab_size :] == once
+    assert suggest("the cat sat on the ", predictor).items
+    assert suggest("Quietly the heron considered sev", predictor).items[0].word == "seventeen"
+    # the n-gram remembers what followed, and shares the LSTM's "other word" output accordingly
+    assert suggest("the heron considered ", predictor, k=20).items[0].word == "seventeen"
+    keras_model = load_keras_model(info.path / store.KERAS_FILE)
+    assert keras_model.output_shape == (None, predictor.lstm.vocab_size)
+
+
+def test_the_lstm_vocabulary_is_the_frequent_words_or_all_without_the_ngram(corpus_file):
+    corpus = prepare([corpus_file], TINY)
+    assert lstm_vocab_size(corpus, TINY) == len(corpus.vocab)  # CORPUS_TEXT repeats every word
+    four = TrainConfig(**{**TINY.to_json(), "lstm_min_count": 4})  # every word occurs 3 or 6+ times
+    assert len(MARKERS) < lstm_vocab_size(corpus, four) < len(corpus.vocab)
+    assert lstm_vocab_size(corpus, TrainConfig(**{**four.to_json(), "ngram": False})) == len(corpus.vocab)
+
+
+class InterruptRefit(SilentReporter):
+    """Ctrl-C during the second training, on all the text."""
+
+    def __init__(self):
+        self.refitting = False
+
+    def phase(self, text):
+        self.refitting = self.refitting or text.startswith("One more epoch")
+
+    def batch(self, epoch, step, loss):
+        if self.refitting:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_training_again_keeps_the_first_network(corpus_file, store_home):
+    result = train([corpus_file], TINY, name="cut", reporter=InterruptRefit())
+    assert not result.interrupted  # the model saved is complete: the one validation chose
+    info, predictor = store.load("cut")
+    assert info.meta["refit_epochs"] == 0 and suggest("the ", predictor).items
+    assert leftovers(store_home) == []
+
+
+def test_no_refit_when_told_not_to(corpus_file, store_home):
+    config = TrainConfig(**{**TINY.to_json(), "refit": False, "epochs": 1})
+    phases = []
+
+    class Phases(SilentReporter):
+        def phase(self, text):
+            phases.append(text)
+
+    train([corpus_file], config, name="once", reporter=Phases())
+    assert store.load("once")[0].meta["refit_epochs"] == 0
+    assert not any(p.startswith("One more epoch") for p in phases)
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------------------
