@@ -94,22 +94,29 @@ def widen(lstm_p: np.ndarray, vocab_size: int, ngram_p: np.ndarray | None = None
     """The LSTM's (..., F) distribution over the whole vocabulary, (..., V).
 
     The LSTM predicts the F most frequent words itself; its unknown-marker output is the probability of any
-    other word (the rarer words and the unknown marker), shared among them in proportion to the n-gram's
-    probabilities (evenly without an n-gram, or where the n-gram gives them nothing). F == V returns
-    `lstm_p` itself."""
+    other word (the rarer words, ids F.., and the unknown marker), shared among them in proportion to the
+    n-gram's probabilities (evenly without an n-gram, or where the n-gram gives them nothing). F == V
+    returns `lstm_p` itself. Slices, not fancy indexing: this runs on every uncached keystroke."""
     f = lstm_p.shape[-1]
     if f >= vocab_size:
         return lstm_p
-    others = np.r_[UNKNOWN_ID, f:vocab_size]
-    out = np.zeros(lstm_p.shape[:-1] + (vocab_size,), lstm_p.dtype)
+    u = slice(UNKNOWN_ID, UNKNOWN_ID + 1)
+    out = np.empty(lstm_p.shape[:-1] + (vocab_size,), lstm_p.dtype)
     out[..., :f] = lstm_p
-    if ngram_p is None:
-        shares = np.ones(len(others), lstm_p.dtype)
+    if ngram_p is not None:
+        out[..., f:] = ngram_p[..., f:]
+        out[..., u] = ngram_p[..., u]
+        total = out[..., f:].sum(axis=-1, keepdims=True) + out[..., u]
     else:
-        shares = ngram_p[..., others].astype(lstm_p.dtype)
-    total = shares.sum(axis=-1, keepdims=True)
-    shares = np.where(total > 0, shares, np.ones_like(shares))
-    out[..., others] = lstm_p[..., UNKNOWN_ID : UNKNOWN_ID + 1] * shares / shares.sum(axis=-1, keepdims=True)
+        total = np.zeros(lstm_p.shape[:-1] + (1,), lstm_p.dtype)
+    even = total <= 0  # no n-gram, or it gives the other words nothing: share evenly
+    if even.any():
+        out[..., f:] = np.where(even, 1.0, out[..., f:])
+        out[..., u] = np.where(even, 1.0, out[..., u])
+        total = np.where(even, vocab_size - f + 1, total)
+    scale = lstm_p[..., u] / total
+    out[..., f:] *= scale
+    out[..., u] *= scale
     return out
 
 

@@ -42,6 +42,15 @@ class KneserNey:
         self.discounts = np.asarray(discounts, dtype=np.float64)
         self.unigram = unigram  # (V,) continuation unigram probabilities
         self.levels = levels  # levels[m - 1] holds contexts of m words, m = 1 .. order - 1
+        # Per level, computed once (not per keystroke): each pair's discounted count, and each context's
+        # total discount, which is the mass it leaves to the shorter context.
+        self._kept, self._left = [], []
+        for level, discounts in zip(levels, self.discounts, strict=True):
+            d = discounts[np.minimum(level.vals, 3).astype(np.intp)]
+            self._kept.append(np.maximum(level.vals - d, 0.0))
+            starts = level.starts[:-1]
+            left = np.add.reduceat(np.minimum(d, level.vals), starts) if len(level.vals) else np.zeros(0)
+            self._left.append(left)
 
     @classmethod
     def fit(
@@ -75,7 +84,8 @@ class KneserNey:
         """p(. | context), shape (V,), float32; the context's last order-1 ids are used."""
         probs = self.unigram.astype(np.float32)  # a fresh copy, in the predictor's precision
         context = [int(i) for i in context_ids][-(self.order - 1) :] if self.order > 1 else []
-        for m, level in enumerate(self.levels, start=1):
+        levels = zip(self.levels, self._kept, self._left, strict=True)
+        for m, (level, kept, left) in enumerate(levels, start=1):
             if m > len(context):
                 break
             key = 0
@@ -85,10 +95,9 @@ class KneserNey:
             if row == len(level.keys) or level.keys[row] != key or level.totals[row] == 0:
                 continue  # an unseen context adds nothing: alpha = 0, gamma = 1
             lo, hi = level.starts[row], level.starts[row + 1]
-            vals, total = level.vals[lo:hi], level.totals[row]
-            d = self.discounts[m - 1][np.minimum(vals, 3).astype(np.intp)]
-            probs *= np.minimum(d, vals).sum() / total  # with one discount d <= 1: d * types / total
-            probs[level.ids[lo:hi]] += np.maximum(vals - d, 0.0) / total
+            total = level.totals[row]
+            probs *= left[row] / total  # with one discount d <= 1: d * types / total
+            probs[level.ids[lo:hi]] += kept[lo:hi] / total
         return probs
 
     def to_arrays(self) -> dict[str, np.ndarray]:
