@@ -250,7 +250,7 @@ def latency_at_20k(corpus, trace: list[str]) -> dict:
     """The core's latency target is for a 20k-word vocabulary: the default sizes with random weights and the
     vocabulary padded to 20000 words (Shakespeare's has fewer), the n-gram fitted on the same ids. The LSTM
     here predicts all 20000 words itself, the slowest case (a trained model's predicts only the words seen
-    twice or more)."""
+    at least --lstm-min-count times)."""
     config = TrainConfig()
     words = corpus.vocab.words[len(MARKERS) :]
     padding = tuple(f"zz{i:05d}" for i in range(20000 - len(words)))
