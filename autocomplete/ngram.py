@@ -29,7 +29,6 @@ class _Level:
     ids: np.ndarray  # (pairs,) int32 follower word ids
     vals: np.ndarray  # (pairs,) float64 counts (raw at the top level, continuation below)
     totals: np.ndarray  # (contexts,) float64 sum of vals per context
-    types: np.ndarray  # (contexts,) float64 distinct followers per context
 
 
 class KneserNey:
@@ -43,7 +42,9 @@ class KneserNey:
         self.unigram = unigram  # (V,) continuation unigram probabilities
         self.levels = levels  # levels[m - 1] holds contexts of m words, m = 1 .. order - 1
         # Per level, computed once (not per keystroke): each pair's discounted count, and each context's
-        # total discount, which is the mass it leaves to the shorter context.
+        # total discount, which is the mass it leaves to the shorter context. A follower with a zero
+        # continuation count (an n-gram seen only at the very start of the stream) is discounted 0, so
+        # every distribution sums to one; nltk discounts it too, and differs there alone.
         self._kept, self._left = [], []
         for level, discounts in zip(levels, self.discounts, strict=True):
             d = discounts[np.minimum(level.vals, 3).astype(np.intp)]
@@ -96,7 +97,7 @@ class KneserNey:
                 continue  # an unseen context adds nothing: alpha = 0, gamma = 1
             lo, hi = level.starts[row], level.starts[row + 1]
             total = level.totals[row]
-            probs *= left[row] / total  # with one discount d <= 1: d * types / total
+            probs *= left[row] / total  # one discount d <= 1: d * (followers with a count) / total
             probs[level.ids[lo:hi]] += kept[lo:hi] / total
         return probs
 
@@ -152,14 +153,10 @@ def _group(codes: np.ndarray, vals: np.ndarray, vocab_size: int) -> _Level:
     contexts = codes // vocab_size
     keys, starts = np.unique(contexts, return_index=True)
     totals = np.add.reduceat(vals, starts) if len(vals) else np.zeros(0)
-    # Followers with a zero continuation count (n-grams seen only at the very start of the stream) do not
-    # count as types, so every distribution sums to one; nltk counts them, and differs there alone.
-    types = np.add.reduceat((vals > 0).astype(np.float64), starts) if len(vals) else np.zeros(0)
     return _Level(
         keys=keys,
         starts=np.append(starts, len(codes)).astype(np.int64),
         ids=(codes % vocab_size).astype(np.int32),
         vals=vals,
         totals=totals.astype(np.float64),
-        types=types.astype(np.float64),
     )

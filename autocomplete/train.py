@@ -192,7 +192,7 @@ def _fit(f, config, contexts, targets, n_train, reporter):
 def _refit(config: TrainConfig, contexts, targets, model, reporter):
     """One more epoch for the network validation chose, on every window (the validation tail included, where
     some words occur and nowhere else), at a third of the learning rate. Returns the refitted network, or
-    None if interrupted: then the caller saves the network as validation chose it, from `keep`."""
+    None if interrupted, with the network's weights put back as validation chose them."""
     from autocomplete.model import import_keras
 
     keras = import_keras()
