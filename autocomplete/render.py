@@ -106,10 +106,11 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
     if scores is None:
         table.add_row(label, "— (corpus too small for a validation part)")
         return
+    unseen = f" (and {scores.unknown:,} unseen ones, not scored)" if scores.unknown else ""
     table.add_row(
         label,
         f"perplexity {scores.perplexity:.1f} · top-1 {scores.top1:.1%} · top-5 {scores.top5:.1%} "
-        f"· {scores.words:,} words",
+        f"· {scores.words:,} words{unseen}",
     )
 
 

@@ -265,7 +265,7 @@ def _mix(corpus: PreparedCorpus, config: TrainConfig, lstm: LstmWeights, context
     """Fit the n-gram on the training part, choose the mixing weight on validation, then refit it on
     everything. The n-gram is modified Kneser-Ney (three discounts per order)."""
     vocab, n = corpus.vocab, config.context
-    val_x, val_y = contexts[n_train:], targets[n_train:]
+    val_x, val_y = contexts[n_train:], _unseen_as_unknown(targets[n_train:], corpus.ids[: n_train + n])
     lstm_only = Predictor(vocab, n, lstm)
     validation_lstm = metrics.score(lstm_only.batch_probs, val_x, val_y) if len(val_y) else None
     if not config.ngram:
@@ -278,6 +278,15 @@ def _mix(corpus: PreparedCorpus, config: TrainConfig, lstm: LstmWeights, context
         validation = metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y)
     final = KneserNey.fit(corpus.ids, len(vocab), order, discount=None)
     return Predictor(vocab, n, lstm, final, weight), validation, validation_lstm
+
+
+def _unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
+    """Validation targets that the training part never shows become the unknown marker, which scoring counts
+    but does not score: a model fitted on the training part cannot know them (the n-gram gives them 0, and so
+    does the LSTM's share of "other word"), while the final model, fitted on every line, does."""
+    seen = np.bincount(seen_ids, minlength=int(targets.max(initial=0)) + 1) > 0
+    known = (targets < metrics.FIRST_WORD_ID) | seen[targets]
+    return np.where(known, targets, UNKNOWN_ID).astype(targets.dtype)
 
 
 def _best_weight(lstm: LstmWeights, ngram: KneserNey, contexts, targets) -> float:

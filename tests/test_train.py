@@ -183,6 +183,9 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
     assert suggest("the heron considered ", predictor, k=20).items[0].word == "seventeen"
     keras_model = load_keras_model(info.path / store.KERAS_FILE)
     assert keras_model.output_shape == (None, predictor.lstm.vocab_size)
+    # RARE ends the text, so validation meets its words first: scored as unknown, not as probability 0
+    for scores in (info.meta["validation"], result.validation_lstm.to_json()):
+        assert scores["unknown"] >= len(once) - 1 and scores["perplexity"] < len(predictor.vocab)
 
 
 def test_the_lstm_vocabulary_is_the_frequent_words_or_all_without_the_ngram(corpus_file):
