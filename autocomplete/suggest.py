@@ -10,7 +10,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autocomplete.text import BOUNDARY, context_window, split_typed
+from autocomplete.text import BOUNDARY, context_window, split_typed, typed_word
 from autocomplete.vocab import BOUNDARY_ID, PAD_ID, UNKNOWN_ID, Vocabulary
 
 _MARKER_IDS = np.array([PAD_ID, UNKNOWN_ID, BOUNDARY_ID])
@@ -72,8 +72,9 @@ def suggest(text: str, model: NextWordModel, k: int = 5) -> Suggestions:
     if candidates is None:  # markers are never suggested: drop them from a few spare places
         top = top[~np.isin(top, _MARKER_IDS)][:k]
     ids = top if candidates is None else candidates[top]
+    typed = typed_word(text) if prefix else ""
     items = tuple(
-        Suggestion(_match_case(vocab.words[i], text, prefix), float(scores[j]))
+        Suggestion(_match_case(vocab.words[i], typed), float(scores[j]))
         for i, j in zip(ids, top, strict=True)
     )
     unknown = tuple(t for t in context if t != BOUNDARY and not vocab.knows(t))
@@ -89,9 +90,8 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.lexsort((top, -scores[top]))]
 
 
-def _match_case(word: str, text: str, prefix: str) -> str:
+def _match_case(word: str, typed: str) -> str:
     """Complete "Lo" as "Lord" and "LO" as "LORD": keep the case the user started the word in."""
-    typed = text[len(text) - len(prefix) :] if prefix else ""
     if len(typed) > 1 and typed.isupper():
         return word.upper()
     if typed[:1].isupper():

@@ -36,7 +36,12 @@ _TAIL = re.compile(rf"[\w{_MARKS}']*")
 
 def normalize(text: str) -> str:
     """NFC, curly apostrophes made straight, underscores made spaces (they separate words), lower-cased."""
-    return unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("_", " ").lower()
+    return _unfolded(text).lower()
+
+
+def _unfolded(text: str) -> str:
+    """normalize() without the lower-casing."""
+    return unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("_", " ")
 
 
 def tokenize_line(line: str) -> list[str]:
@@ -80,6 +85,14 @@ def split_typed(text: str) -> tuple[list[str], str]:
     # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1"):
     # tokenize it with a stand-in word where the prefix is, then drop the stand-in.
     return tokenize(normalized[: match.start()] + "x")[:-1], match.group()
+
+
+def typed_word(text: str) -> str:
+    """The word being typed as the user typed it, case kept (NFC and all): split_typed's prefix before
+    lower-casing, which can change its length."""
+    unfolded = _unfolded(text)
+    match = _PREFIX.search(unfolded, len(unfolded) - _TAIL.match(unfolded[::-1]).end())
+    return match.group() if match else ""
 
 
 def context_window(tokens: list[str], size: int) -> list[str]:

@@ -240,6 +240,16 @@ def test_completions_keep_the_case_typed(typed, completed):
     assert words(suggest(typed, model)) == [completed]
 
 
+@pytest.mark.parametrize(
+    ("typed", "completed"),
+    [("the Cafe\u0301", "Café"), ("the caf\u00e9", "café"), ("the CAFE\u0301", "CAFÉ"), ("x_Caf", "Café")],
+    ids=["decomposed é, capital", "composed é", "decomposed é, upper", "after an underscore"],
+)
+def test_the_case_typed_survives_normalisation_changing_lengths(typed, completed):
+    model = TableModel({"café": 1.0})
+    assert words(suggest(typed, model)) == [completed]
+
+
 def test_to_json_shape():
     model = TableModel({"cat": 0.75, "cap": 0.25})
     data = suggest("the ca", model).to_json()

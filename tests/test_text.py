@@ -11,7 +11,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from autocomplete import _marks
-from autocomplete.text import BOUNDARY, context_window, normalize, split_typed, tokenize, tokenize_lines
+from autocomplete.text import (
+    BOUNDARY,
+    context_window,
+    normalize,
+    split_typed,
+    tokenize,
+    tokenize_lines,
+    typed_word,
+)
 
 B = BOUNDARY
 
@@ -179,3 +187,11 @@ def test_split_typed_never_raises(text):
     assert all(t and not any(c.isspace() for c in t) for t in context)
     if prefix:
         assert normalize(text).endswith(prefix)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANY_TEXT)
+@example("the Cafe\u0301")
+@example("x_Lo")
+def test_typed_word_is_the_prefix_before_lower_casing(text):
+    assert normalize(typed_word(text)) == split_typed(text)[1]
