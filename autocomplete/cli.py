@@ -120,11 +120,11 @@ def train(
             show_default=False,
         ),
     ] = None,
-    refit: Annotated[
-        bool | None,
+    refit_epochs: Annotated[
+        int | None,
         typer.Option(
-            "--refit/--no-refit",
-            help="After validation, one more epoch on all the text, the validation part included.",
+            help="After validation, this many more epochs on all the text, the validation part included "
+            "(0: none).",
             show_default=False,
         ),
     ] = None,
@@ -141,7 +141,7 @@ def train(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate,
         val_split=val_split, max_vocab=max_vocab, min_count=min_count, ngram=ngram,
-        lstm_min_count=lstm_min_count, refit=refit, seed=seed,
+        lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]

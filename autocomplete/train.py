@@ -27,12 +27,6 @@ from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.text import BOUNDARY
 from autocomplete.vocab import UNKNOWN_ID, Vocabulary
 
-# The refit: epochs on all the text after validation, from the network it chose. Measured on a held-out
-# part of the Shakespeare train split (benchmarks/results/tuning.md): one epoch at a third of the learning
-# rate scored within noise of training a fresh network on all the text for the chosen epoch count, at a
-# fifth of the time (that would have taken default training past 5 minutes).
-REFIT_EPOCHS = 1
-
 
 class Reporter(Protocol):
     def phase(self, text: str) -> None: ...
@@ -123,10 +117,11 @@ def train(
         reporter.phase("Mixing in the n-gram model")
         predictor, validation, validation_lstm = _mix(corpus, config, lstm, contexts, targets, n_train)
         refit_epochs = 0
-        if not interrupted and n_val and config.refit:
-            reporter.phase("One more epoch on all the text, the validation part included")
+        if not interrupted and n_val and config.refit_epochs:
+            more = "One more epoch" if config.refit_epochs == 1 else f"{config.refit_epochs} more epochs"
+            reporter.phase(f"{more} on all the text, the validation part included")
             if _refit(config, lstm_x, lstm_y, model, reporter) is not None:
-                refit_epochs = REFIT_EPOCHS
+                refit_epochs = config.refit_epochs
                 lstm = export_weights(model)
                 predictor = Predictor(
                     corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight
@@ -190,9 +185,11 @@ def _fit(f, config, contexts, targets, n_train, reporter):
 
 
 def _refit(config: TrainConfig, contexts, targets, model, reporter):
-    """One more epoch for the network validation chose, on every window (the validation tail included, where
-    some words occur and nowhere else), at a third of the learning rate. Returns the refitted network, or
-    None if interrupted, with the network's weights put back as validation chose them."""
+    """`config.refit_epochs` more epochs for the network validation chose, on every window (the validation
+    tail included, where some words occur and nowhere else), at a third of the learning rate. (A fresh
+    network trained on all the text for the chosen epoch count gained less on held-out text, for more time.)
+    Returns the refitted network, or None if interrupted, with the weights put back as validation chose
+    them."""
     from autocomplete.model import import_keras
 
     keras = import_keras()
@@ -201,11 +198,11 @@ def _refit(config: TrainConfig, contexts, targets, model, reporter):
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate / 3),
         loss="sparse_categorical_crossentropy",
     )
-    reporter.start(REFIT_EPOCHS, math.ceil(len(targets) / config.batch_size))
+    reporter.start(config.refit_epochs, math.ceil(len(targets) / config.batch_size))
     try:
         model.fit(
-            contexts, targets, batch_size=config.batch_size, epochs=REFIT_EPOCHS, shuffle=True, verbose=0,
-            callbacks=[_tracker(keras, REFIT_EPOCHS, reporter)],
+            contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
+            verbose=0, callbacks=[_tracker(keras, config.refit_epochs, reporter)],
         )  # fmt: skip
     except KeyboardInterrupt:
         model.set_weights(keep)

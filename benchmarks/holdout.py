@@ -10,7 +10,7 @@ splits the standard train part (the first 36000 lines of tinyshakespeare.txt) on
 and scores the Kneser-Ney trigram (d=0.75, fitted on lines 1-32400) on the same lines as the yardstick.
 
     python benchmarks/holdout.py --label default                       # the current defaults
-    python benchmarks/holdout.py --label no-refit -- --no-refit         # options after -- go to `train`
+    python benchmarks/holdout.py --label no-refit -- --refit-epochs 0  # options after -- go to `train`
     python benchmarks/holdout.py --label lstm-all-words -- --lstm-min-count 1
 
 Each run appends one JSON line to benchmarks/results/holdout.jsonl and prints the ratios to the trigram.

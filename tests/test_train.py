@@ -58,7 +58,7 @@ def test_meta_json(trained_model):
     assert meta["words"] == result.words == len([t for t in tokenize(CORPUS_TEXT) if t != BOUNDARY])
     assert meta["vocab_size"] == result.vocab_size and meta["tokens"] > meta["words"]
     assert meta["epochs_run"] == result.epochs_run == 2 and 1 <= meta["best_epoch"] <= 2
-    assert meta["refit_epochs"] == 1  # one more epoch on all the text, validation tail included
+    assert meta["refit_epochs"] == TINY.refit_epochs == 2  # on all the text, validation tail included
     assert 0.0 <= meta["lstm_weight"] <= 1.0
     validation = meta["validation"]
     assert (
@@ -120,6 +120,7 @@ def test_only_punctuation_is_refused(tmp_path, store_home):
         ({"context": 0}, "--context must be at least 1"),
         ({"val_split": 0.7}, r"--val-split must be in \(0, 0.5\]"),
         ({"units": -3}, "--units must be at least 1"),
+        ({"refit_epochs": -1}, "--refit-epochs must be 0 or more"),
     ],
 )
 def test_bad_settings_are_refused(corpus_file, store_home, change, message):
@@ -203,7 +204,7 @@ class InterruptRefit(SilentReporter):
         self.refitting = False
 
     def phase(self, text):
-        self.refitting = self.refitting or text.startswith("One more epoch")
+        self.refitting = self.refitting or "on all the text" in text
 
     def batch(self, epoch, step, loss):
         if self.refitting:
@@ -220,7 +221,7 @@ def test_ctrl_c_while_training_again_keeps_the_first_network(corpus_file, store_
 
 
 def test_no_refit_when_told_not_to(corpus_file, store_home):
-    config = TrainConfig(**{**TINY.to_json(), "refit": False, "epochs": 1})
+    config = TrainConfig(**{**TINY.to_json(), "refit_epochs": 0, "epochs": 1})
     phases = []
 
     class Phases(SilentReporter):
@@ -229,7 +230,7 @@ def test_no_refit_when_told_not_to(corpus_file, store_home):
 
     train([corpus_file], config, name="once", reporter=Phases())
     assert store.load("once")[0].meta["refit_epochs"] == 0
-    assert not any(p.startswith("One more epoch") for p in phases)
+    assert not any("on all the text" in p for p in phases)
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------------------
