@@ -134,7 +134,7 @@ def notes(result: dict, tf_import: float) -> list[str]:
     for row in result["rows"]:
         if "epochs" in row.extra:
             out.append(
-                f"- {row.name}: {row.extra['epochs']} epochs, "
+                f"- {row.name}: epochs {row.extra['epochs']}, "
                 f"LSTM weight in the mix {row.extra['lstm_weight']:.2f}, "
                 f"{row.extra['parameters']:,} parameters; the LSTM predicts "
                 f"{row.extra.get('lstm_words', 0) - 3:,} words itself (the rest share its 'other word' "
