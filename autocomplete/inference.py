@@ -79,13 +79,14 @@ def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
     c = np.zeros_like(h)
     for t in range(inputs.shape[-2]):
         z = inputs[..., t, :] + h @ w.lstm_recurrent
-        i, f = _sigmoid(z[..., :units]), _sigmoid(z[..., units : 2 * units])
-        g, o = np.tanh(z[..., 2 * units : 3 * units]), _sigmoid(z[..., 3 * units :])
-        c = f * c + i * g
+        gates = _sigmoid(z)  # one call for the three sigmoid gates (the candidate's slice goes unused)
+        i, f, o = gates[..., :units], gates[..., units : 2 * units], gates[..., 3 * units :]
+        c = f * c + i * np.tanh(z[..., 2 * units : 3 * units])
         h = o * np.tanh(c)
     hidden = np.maximum(h @ w.hidden_kernel + w.hidden_bias, 0.0)
-    logits = hidden @ w.output_kernel + w.output_bias
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    e = hidden @ w.output_kernel + w.output_bias  # the logits, turned into the softmax in place
+    e -= e.max(axis=-1, keepdims=True)
+    np.exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
 
