@@ -188,7 +188,7 @@ def markdown(
         f"keystroke by keystroke, line by line as typed in the REPL ({first.get('trace_keystrokes', 0):,} "
         f"keystrokes): uncached = the distribution computed on every call ({settings['uncached']:,} "
         f"keystrokes sampled evenly), cached = the predictor's LRU cache on (the first "
-        f"{settings['cached']:,}). "
+        f"{settings['cached']:,}), with one BLAS thread, as `predict` and the REPL run it. "
         f"Cold start: median of {settings['cold_runs']} fresh processes. Training time and peak memory: the "
         "whole `autocomplete "
         "train` process (TensorFlow's import included) under `/usr/bin/time`; for the n-gram baselines, a "
