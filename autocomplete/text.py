@@ -79,7 +79,7 @@ def split_typed(text: str) -> tuple[list[str], str]:
     """
     # normalize() may change lengths (NFC), so split the normalized text, not the original.
     normalized = normalize(text)
-    match = _PREFIX.search(normalized, len(normalized) - _TAIL.match(normalized[::-1]).end())
+    match = _word_being_typed(normalized)
     if match is None:
         return tokenize(normalized), ""
     # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1"):
@@ -90,9 +90,13 @@ def split_typed(text: str) -> tuple[list[str], str]:
 def typed_word(text: str) -> str:
     """The word being typed as the user typed it, case kept (NFC and all): split_typed's prefix before
     lower-casing, which can change its length."""
-    unfolded = _unfolded(text)
-    match = _PREFIX.search(unfolded, len(unfolded) - _TAIL.match(unfolded[::-1]).end())
+    match = _word_being_typed(_unfolded(text))
     return match.group() if match else ""
+
+
+def _word_being_typed(text: str) -> re.Match | None:
+    """The trailing _PREFIX of `text`, searched from where the reversed _TAIL says it can start."""
+    return _PREFIX.search(text, len(text) - _TAIL.match(text[::-1]).end())
 
 
 def context_window(tokens: list[str], size: int) -> list[str]:
