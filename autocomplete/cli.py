@@ -84,6 +84,14 @@ def train(
     dropout: Annotated[
         float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)
     ] = None,
+    tie_embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--tie-embeddings/--no-tie-embeddings",
+            help="The softmax reuses the embedding matrix (needs --hidden equal to --embedding-dim).",
+            show_default=False,
+        ),
+    ] = None,
     epochs: Annotated[
         int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)
     ] = None,
@@ -139,9 +147,9 @@ def train(
     out, _ = consoles()
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
-        epochs=epochs, patience=patience, batch_size=batch_size, learning_rate=learning_rate,
-        val_split=val_split, max_vocab=max_vocab, min_count=min_count, ngram=ngram,
-        lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
+        tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
+        learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
+        ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]

@@ -66,15 +66,36 @@ def build_model(vocab_size: int, config: TrainConfig):
     layers = keras.layers
 
     inputs = keras.Input(shape=(config.context,), dtype="int32", name="context_ids")
-    x = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(inputs)
+    embedding = layers.Embedding(vocab_size, config.embedding_dim, name="embedding")
+    x = embedding(inputs)
     x = layers.LSTM(config.units, name="lstm")(x)
     if config.dropout:
         x = layers.Dropout(config.dropout)(x)
     x = layers.Dense(config.hidden, activation="relu", name="hidden")(x)
     if config.dropout:
         x = layers.Dropout(config.dropout)(x)
-    outputs = layers.Dense(vocab_size, activation="softmax", name="output")(x)
+    if config.tie_embeddings:
+        outputs = _tied_output(keras, embedding)(x)
+    else:
+        outputs = layers.Dense(vocab_size, activation="softmax", name="output")(x)
     return keras.Model(inputs, outputs, name="next_word")
+
+
+def _tied_output(keras, embedding):
+    """The softmax layer that reuses the embedding matrix E as its kernel, softmax(x @ E^T + b): a word's
+    input and output vectors are one (Press & Wolf, 2017, "Using the output embedding to improve language
+    models"). Training only: the saved model holds the same weights in a plain Dense layer."""
+
+    class TiedOutput(keras.layers.Layer):
+        def build(self, input_shape):
+            self.bias = self.add_weight(shape=(embedding.input_dim,), initializer="zeros", name="bias")
+
+        def call(self, x):
+            return keras.ops.softmax(
+                keras.ops.matmul(x, keras.ops.transpose(embedding.embeddings)) + self.bias
+            )
+
+    return TiedOutput(name="output")
 
 
 def export_weights(model) -> LstmWeights:
@@ -83,7 +104,10 @@ def export_weights(model) -> LstmWeights:
     (embedding,) = get("embedding")
     kernel, recurrent, bias = get("lstm")
     hidden_kernel, hidden_bias = get("hidden")
-    output_kernel, output_bias = get("output")
+    output = get("output")  # [kernel, bias], or [bias] when the kernel is the embedding's (tied)
+    output_kernel, output_bias = (
+        output if len(output) == 2 else (np.ascontiguousarray(embedding.T), output[0])
+    )
     return LstmWeights(
         embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias
     )

@@ -149,7 +149,7 @@ def training_summary(result) -> Table:
 
 
 class RichReporter:
-    """Training progress as a rich progress bar: epoch, batch, loss, validation loss and time left."""
+    """Training progress as a rich progress bar: epoch, batch, loss, validation perplexity and time left."""
 
     def __init__(self, console: Console, progress: Progress | None = None):
         self.console = console
@@ -158,14 +158,13 @@ class RichReporter:
             BarColumn(),
             MofNCompleteColumn(),
             TaskProgressColumn(),
-            TextColumn("loss {task.fields[loss]} · val {task.fields[val_loss]}"),
+            TextColumn("loss {task.fields[loss]} · val. perplexity {task.fields[val]}"),
             TimeRemainingColumn(),
             console=console,
             transient=True,  # the per-epoch lines stay; the bar goes when training ends
         )
         self.task = None
         self.epochs = 0
-        self.last_val = "—"
 
     def phase(self, text: str) -> None:
         self.close()  # a phase after the epochs means training is over
@@ -174,22 +173,20 @@ class RichReporter:
     def start(self, epochs: int, steps: int) -> None:
         self.epochs = epochs
         self.progress.start()
-        self.task = self.progress.add_task(
-            "train", total=steps, epoch=1, epochs=epochs, loss="—", val_loss="—"
-        )
+        self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs, loss="—", val="—")
 
     def batch(self, epoch: int, step: int, loss: float) -> None:
         self.progress.update(self.task, completed=step, epoch=epoch, loss=f"{loss:.3f}")
 
-    def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None:
-        val = "—" if val_loss is None else f"{val_loss:.3f}"
+    def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None:
+        val = "—" if val_perplexity is None else f"{val_perplexity:.1f}"
         mark = "[green]✓ best[/green]" if improved else "[dim]no better[/dim]"
         self.progress.console.print(
-            f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. loss {val}  {mark}"
+            f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. perplexity {val}  {mark}"
         )
         # reset() restarts the bar's clock for the next epoch's ETA; it replaces all the fields.
         self.progress.reset(
-            self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val_loss=val, loss="—"
+            self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val=val, loss="—"
         )
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ import math
 import signal
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from autocomplete import metrics, store
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile, check_file, read_tokens
 from autocomplete.errors import CorpusError, Interrupted
-from autocomplete.inference import LstmWeights, Predictor, lstm_probs, widen
+from autocomplete.inference import LstmWeights, Predictor, lstm_probs
 from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.text import BOUNDARY
 from autocomplete.vocab import UNKNOWN_ID, Vocabulary
@@ -32,14 +32,14 @@ class Reporter(Protocol):
     def phase(self, text: str) -> None: ...
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
-    def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None: ...
+    def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
 
 
 class SilentReporter:
     def phase(self, text: str) -> None: ...
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
-    def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None: ...
+    def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,22 @@ def train(
         n_train = len(targets) - n_val
         f = lstm_vocab_size(corpus, config)
         lstm_x, lstm_y = _beyond_as_unknown(contexts, f), _beyond_as_unknown(targets, f)
+        # The n-gram of the training part, for the validation tail; the one that ships counts every line.
+        held_out = _ngram(corpus, config, corpus.ids[: n_train + config.context])
+        val_x = contexts[n_train:]
+        val_y = _unseen_as_unknown(targets[n_train:], corpus.ids[: n_train + config.context])
+        validation = Validation.build(val_x, val_y, f, len(corpus.vocab), held_out)
         reporter.phase("Loading TensorFlow")
-        model, tracker, interrupted = _fit(f, config, lstm_x, lstm_y, n_train, reporter)
+        model, tracker, interrupted = _fit(f, config, lstm_x, lstm_y, n_train, validation, reporter)
         model.set_weights(tracker.best_weights)
         from autocomplete.model import export_weights
 
         lstm = export_weights(model)
         reporter.phase("Mixing in the n-gram model")
-        predictor, validation, validation_lstm = _mix(corpus, config, lstm, contexts, targets, n_train)
+        weight = tracker.best_mix_weight if held_out is not None else 1.0
+        validation_scores, validation_lstm = _scores(corpus.vocab, lstm, held_out, weight, val_x, val_y)
+        final = _ngram(corpus, config, corpus.ids)
+        predictor = Predictor(corpus.vocab, config.context, lstm, final, weight)
         refit_epochs = 0
         if not interrupted and n_val and config.refit_epochs:
             more = "One more epoch" if config.refit_epochs == 1 else f"{config.refit_epochs} more epochs"
@@ -127,12 +135,12 @@ def train(
                     corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight
                 )
         reporter.phase("Saving")
-        path = _save(name, force, corpus, config, model, predictor, tracker, validation, refit_epochs)
+        path = _save(name, force, corpus, config, model, predictor, tracker, validation_scores, refit_epochs)
     return TrainResult(
         name=name, path=path, files=corpus.files, words=corpus.words, vocab_size=len(corpus.vocab),
         parameters=model.count_params(), epochs_run=tracker.epochs_run, best_epoch=tracker.best_epoch,
         refit_epochs=refit_epochs, lstm_words=f,
-        interrupted=interrupted, lstm_weight=predictor.lstm_weight, validation=validation,
+        interrupted=interrupted, lstm_weight=predictor.lstm_weight, validation=validation_scores,
         validation_lstm=validation_lstm, seconds=time.monotonic() - started,
     )  # fmt: skip
 
@@ -158,7 +166,7 @@ def _beyond_as_unknown(ids: np.ndarray, f: int) -> np.ndarray:
     return np.where(ids < f, ids, UNKNOWN_ID).astype(np.int32)
 
 
-def _fit(f, config, contexts, targets, n_train, reporter):
+def _fit(f, config, contexts, targets, n_train, validation, reporter):
     from autocomplete.model import build_model, import_keras
 
     keras = import_keras()
@@ -168,14 +176,13 @@ def _fit(f, config, contexts, targets, n_train, reporter):
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="sparse_categorical_crossentropy",
     )
-    tracker = _tracker(keras, config.patience, reporter)
-    validation = (contexts[n_train:], targets[n_train:]) if n_train < len(targets) else None
+    tracker = _tracker(keras, config.patience, reporter, validation)
     reporter.start(config.epochs, math.ceil(n_train / config.batch_size))
     interrupted = False
     try:
         model.fit(
             contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
-            validation_data=validation, shuffle=True, verbose=0, callbacks=[tracker],
+            shuffle=True, verbose=0, callbacks=[tracker],
         )  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
@@ -210,12 +217,17 @@ def _refit(config: TrainConfig, contexts, targets, model, reporter):
     return model
 
 
-def _tracker(keras, patience: int, reporter: Reporter):
-    """Early stopping on validation loss that keeps the best weights in memory, so Ctrl-C can still save
-    them."""
+def _tracker(keras, patience: int, reporter: Reporter, validation: Validation | None = None):
+    """Early stopping on the validation perplexity of the predictor that ships (the training loss without a
+    validation part) that keeps the best weights in memory, so Ctrl-C can still save them.
+
+    While the best mix leaves the LSTM out (weight 0: a young network on a small corpus), the perplexity is
+    the n-gram's whatever the network learns, so those epochs do not count towards patience."""
+    from autocomplete.model import export_weights
 
     class Tracker(keras.callbacks.Callback):
-        best_weights, best_loss, best_epoch, epochs_run, epoch_now = None, math.inf, 0, 0, 0
+        best_weights, best_score, best_epoch, epochs_run, epoch_now = None, math.inf, 0, 0, 0
+        best_mix_weight = 0.5  # the LSTM's share in the mix at the best epoch (no validation: an even mix)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_now = epoch + 1
@@ -224,17 +236,19 @@ def _tracker(keras, patience: int, reporter: Reporter):
             reporter.batch(self.epoch_now, batch + 1, float((logs or {}).get("loss", math.nan)))
 
         def on_epoch_end(self, epoch, logs=None):
-            logs = logs or {}
-            loss, val_loss = float(logs.get("loss", math.nan)), logs.get("val_loss")
-            watched = float(val_loss) if val_loss is not None else loss
-            improved = watched < self.best_loss
+            loss = float((logs or {}).get("loss", math.nan))
+            perplexity, mix_weight = None, self.best_mix_weight
+            if validation is not None:
+                mix_weight, perplexity = validation.best_mix(export_weights(self.model))
+            watched = perplexity if perplexity is not None else loss
+            improved = watched < self.best_score
             self.epochs_run = epoch + 1
             if improved:
-                self.best_weights, self.best_loss = self.model.get_weights(), watched
-                self.best_epoch = epoch + 1
-            elif self.epochs_run - self.best_epoch >= patience:
+                self.best_weights, self.best_score = self.model.get_weights(), watched
+                self.best_epoch, self.best_mix_weight = epoch + 1, mix_weight
+            elif self.epochs_run - self.best_epoch >= patience and self.best_mix_weight > 0:
                 self.model.stop_training = True
-            reporter.epoch(epoch + 1, loss, None if val_loss is None else float(val_loss), improved)
+            reporter.epoch(epoch + 1, loss, perplexity, improved)
 
     return Tracker()
 
@@ -258,23 +272,23 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _mix(corpus: PreparedCorpus, config: TrainConfig, lstm: LstmWeights, contexts, targets, n_train):
-    """Fit the n-gram on the training part, choose the mixing weight on validation, then refit it on
-    everything. The n-gram is modified Kneser-Ney (three discounts per order)."""
-    vocab, n = corpus.vocab, config.context
-    val_x, val_y = contexts[n_train:], _unseen_as_unknown(targets[n_train:], corpus.ids[: n_train + n])
-    lstm_only = Predictor(vocab, n, lstm)
-    validation_lstm = metrics.score(lstm_only.batch_probs, val_x, val_y) if len(val_y) else None
+def _ngram(corpus: PreparedCorpus, config: TrainConfig, ids: np.ndarray) -> KneserNey | None:
+    """The n-gram mixed in (None with --no-ngram): modified Kneser-Ney, three discounts per order."""
     if not config.ngram:
-        return lstm_only, validation_lstm, validation_lstm
-    order = min(n, MAX_ORDER - 1) + 1
-    held_out = KneserNey.fit(corpus.ids[: n_train + n], len(vocab), order, discount=None)
-    weight = _best_weight(lstm, held_out, val_x, val_y) if len(val_y) else 0.5
-    validation = None
-    if len(val_y):
-        validation = metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y)
-    final = KneserNey.fit(corpus.ids, len(vocab), order, discount=None)
-    return Predictor(vocab, n, lstm, final, weight), validation, validation_lstm
+        return None
+    return KneserNey.fit(ids, len(corpus.vocab), min(config.context, MAX_ORDER - 1) + 1, discount=None)
+
+
+def _scores(vocab: Vocabulary, lstm: LstmWeights, held_out: KneserNey | None, weight: float, val_x, val_y):
+    """The validation scores of the predictor chosen (mixed with the training part's n-gram) and of its LSTM
+    alone, as the training summary shows them; (None, None) without a validation part."""
+    if not len(val_y):
+        return None, None
+    n = val_x.shape[1]
+    lstm_only = metrics.score(Predictor(vocab, n, lstm).batch_probs, val_x, val_y)
+    if held_out is None:
+        return lstm_only, lstm_only
+    return metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y), lstm_only
 
 
 def _unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
@@ -286,25 +300,64 @@ def _unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
     return np.where(known, targets, UNKNOWN_ID).astype(targets.dtype)
 
 
+@dataclass(frozen=True)
+class Validation:
+    """The validation perplexity of the predictor that ships, for any LSTM weights, and the mixing weight that
+    gets it. Early stopping watches it rather than the LSTM's own loss: on the Shakespeare train split the
+    mix kept improving for 3 epochs after the LSTM's validation loss had turned (results/tuning.md).
+
+    Scored over the real words the training part has shown: a word first met in the validation tail has n-gram
+    probability 0 there, which would pull the weight towards the LSTM, while the n-gram that ships, counted on
+    every line, knows all of them. The n-gram's part is computed once; each call runs only the LSTM."""
+
+    contexts: np.ndarray  # (n, N) the windows scored
+    column: np.ndarray  # (n,) the LSTM output holding each target's probability: its own, or "other word"
+    share: np.ndarray  # (n,) the target's share of that output, as `widen` gives it (1 for the LSTM's words)
+    ngram_p: np.ndarray | None  # (n,) the n-gram's probability of each target; None: the LSTM alone
+
+    @classmethod
+    def build(cls, contexts, targets, f: int, vocab_size: int, ngram: KneserNey | None) -> Validation | None:
+        """None when the tail has no word to score."""
+        keep = targets >= metrics.FIRST_WORD_ID
+        if ngram is not None:
+            keep &= ngram.unigram[targets] > 0
+        contexts, targets = contexts[keep], targets[keep]
+        if not len(targets):
+            return None
+        share = np.where(targets < f, 1.0, 1.0 / (vocab_size - f + 1))  # widen's even share, without n-gram
+        ngram_p = None
+        if ngram is not None:
+            ngram_p = np.empty(len(targets))
+            for i in range(0, len(targets), 512):
+                y = targets[i : i + 512]
+                p = np.array([ngram.next_word_probs(c) for c in contexts[i : i + 512]])
+                ngram_p[i : i + 512] = p[np.arange(len(y)), y]
+                other = p[:, f:].sum(axis=1, dtype=np.float64) + p[:, UNKNOWN_ID]  # as in widen
+                rare = (y >= f) & (other > 0)
+                share[i : i + 512][rare] = ngram_p[i : i + 512][rare] / other[rare]
+        column = np.where(targets < f, targets, UNKNOWN_ID)
+        return cls(contexts, column, share, ngram_p)
+
+    def best_mix(self, lstm: LstmWeights) -> tuple[float, float]:
+        """(the LSTM's share in the mix, 0..1 in steps of 0.05, the validation perplexity at that share)."""
+        p_lstm = np.empty(len(self.column))
+        for i in range(0, len(self.column), 512):
+            column = self.column[i : i + 512]
+            p_lstm[i : i + 512] = lstm_probs(lstm, self.contexts[i : i + 512])[np.arange(len(column)), column]
+        p_lstm *= self.share
+        if self.ngram_p is None:
+            return 1.0, float(np.exp(-np.log(np.maximum(p_lstm, 1e-300)).mean()))
+        grid = np.linspace(0.0, 1.0, 21)
+        mixed = grid[:, None] * p_lstm + (1 - grid[:, None]) * self.ngram_p
+        losses = -np.log(np.maximum(mixed, 1e-300)).mean(axis=1)
+        best = int(np.argmin(losses))
+        return float(grid[best]), float(np.exp(losses[best]))
+
+
 def _best_weight(lstm: LstmWeights, ngram: KneserNey, contexts, targets) -> float:
-    """The LSTM's share (0..1, steps of 0.05) that minimises validation perplexity over the real words the
-    n-gram has seen. A word first met in the validation tail has n-gram probability 0 there, which would pull
-    the weight towards the LSTM; the final n-gram, counted on every line, knows all of them."""
-    keep = (targets >= metrics.FIRST_WORD_ID) & (ngram.unigram[targets] > 0)
-    contexts, targets = contexts[keep], targets[keep]
-    if not len(targets):
-        return 0.5
-    p_lstm, p_ngram = [], []
-    for i in range(0, len(targets), 512):
-        x, y = contexts[i : i + 512], targets[i : i + 512]
-        ngram_p = np.array([ngram.next_word_probs(c) for c in x])
-        rows = np.arange(len(y))
-        p_lstm.append(widen(lstm_probs(lstm, x), ngram.vocab_size, ngram_p)[rows, y])
-        p_ngram.append(ngram_p[rows, y])
-    p_lstm, p_ngram = np.concatenate(p_lstm).astype(np.float64), np.concatenate(p_ngram).astype(np.float64)
-    grid = np.linspace(0.0, 1.0, 21)
-    losses = [-np.log(np.maximum(w * p_lstm + (1 - w) * p_ngram, 1e-300)).mean() for w in grid]
-    return float(grid[int(np.argmin(losses))])
+    """The LSTM's share in the mix that minimises validation perplexity (0.5 with no word to score)."""
+    validation = Validation.build(contexts, targets, lstm.vocab_size, ngram.vocab_size, ngram)
+    return validation.best_mix(lstm)[0] if validation is not None else 0.5
 
 
 def _save(name, force, corpus, config, model, predictor, tracker, validation, refit_epochs) -> Path:
@@ -315,8 +368,9 @@ def _save(name, force, corpus, config, model, predictor, tracker, validation, re
         np.savez(folder / store.WEIGHTS_FILE, **predictor.lstm.to_arrays())
         if predictor.ngram is not None:
             np.savez(folder / store.NGRAM_FILE, **predictor.ngram.to_arrays())
-        clean = build_model(predictor.lstm.vocab_size, config)  # no optimizer state: a third of the size
-        clean.set_weights(model.get_weights())
+        # No optimizer state (a third of the size), and a plain Dense softmax even when training tied it.
+        clean = build_model(predictor.lstm.vocab_size, replace(config, tie_embeddings=False))
+        clean.set_weights(list(predictor.lstm.to_arrays().values()))
         clean.save(folder / store.KERAS_FILE)
         meta = store.new_meta(
             corpus=[

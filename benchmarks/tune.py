@@ -60,7 +60,8 @@ def train_split(folder: Path, corpus: str = "shakespeare") -> Path:
 
 
 class EpochLog:
-    """A training Reporter that keeps each epoch's losses and the time it ended."""
+    """A training Reporter that keeps each epoch's loss, validation perplexity and the time it ended. (Rows
+    before session 5 logged the LSTM's validation loss as "val_loss"; early stopping watched that then.)"""
 
     def __init__(self):
         self.epochs, self.started = [], time.monotonic()
@@ -70,8 +71,9 @@ class EpochLog:
         self.started = time.monotonic()
 
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
-    def epoch(self, epoch: int, loss: float, val_loss: float | None, improved: bool) -> None:
-        self.epochs.append({"epoch": epoch, "loss": round(loss, 4), "val_loss": round(val_loss or 0, 4),
+    def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None:
+        val = round(val_perplexity, 2) if val_perplexity is not None else None
+        self.epochs.append({"epoch": epoch, "loss": round(loss, 4), "val_perplexity": val,
                             "seconds": round(time.monotonic() - self.started, 1)})  # fmt: skip
 
 

@@ -41,7 +41,7 @@ CORPUS_TEXT = "\n".join(
     * 3
 )
 
-TINY = TrainConfig(epochs=2, embedding_dim=8, units=16, hidden=16, min_count=1, refit_epochs=2)
+TINY = TrainConfig(epochs=2, embedding_dim=8, units=16, hidden=8, min_count=1, refit_epochs=2)
 
 CLI_ENV = {"COLUMNS": "100"}
 

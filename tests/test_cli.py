@@ -98,6 +98,7 @@ def test_train_refuses_a_bad_corpus(tmp_path, store_home, kind, message):
         (["--context", "0"], "--context must be at least 1"),
         (["--val-split", "0.9"], "--val-split must be in (0, 0.5]"),
         (["--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--hidden", "32"], "--tie-embeddings needs --hidden equal to --embedding-dim (got 32 and 64)"),
         (["--preset", "huge"], "unknown preset 'huge'"),
         (["--name", "../escape"], "invalid model name ../escape"),
         (["--name", "has space"], "invalid model name has space"),

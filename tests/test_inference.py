@@ -27,7 +27,7 @@ def random_keras_model():
     """A model from build_model with random weights larger than the initialiser's: every gate matters."""
     from autocomplete.model import build_model, export_weights
 
-    config = TrainConfig(context=3, embedding_dim=8, units=16, hidden=12, dropout=0.3)
+    config = TrainConfig(context=3, embedding_dim=8, units=16, hidden=12, dropout=0.3, tie_embeddings=False)
     model = build_model(50, config)
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(scale=0.6, size=w.shape).astype(np.float32) for w in model.get_weights()])
@@ -41,6 +41,20 @@ def test_numpy_matches_keras_on_random_weights(random_keras_model):
     np.testing.assert_allclose(lstm_probs(weights, contexts), expected, atol=1e-5)
     for i in range(8):  # one context at a time, as a keystroke asks
         np.testing.assert_allclose(lstm_probs(weights, contexts[i]), expected[i], atol=1e-5)
+
+
+def test_numpy_matches_keras_with_tied_embeddings():
+    """Tied, the softmax's kernel is the embedding matrix: export_weights writes it out as a plain kernel."""
+    from autocomplete.model import build_model, export_weights
+
+    model = build_model(40, TrainConfig(embedding_dim=12, units=16, hidden=12, tie_embeddings=True))
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.normal(scale=0.6, size=w.shape).astype(np.float32) for w in model.get_weights()])
+    weights = export_weights(model)
+    weights.check_shapes()
+    np.testing.assert_array_equal(weights.output_kernel, weights.embedding.T)
+    contexts = rng.integers(0, 40, size=(32, 2))
+    np.testing.assert_allclose(lstm_probs(weights, contexts), keras_probs(model, contexts), atol=1e-5)
 
 
 def test_weight_names_follow_the_keras_layer_order(random_keras_model):

@@ -10,17 +10,27 @@ from collections import Counter
 import numpy as np
 import pytest
 from conftest import CORPUS_TEXT, TINY, leftovers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import autocomplete
-from autocomplete import store
+from autocomplete import metrics, store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import CorpusError, Interrupted, UsageError
-from autocomplete.inference import LstmWeights
+from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.model import load_keras_model
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS, tokenize
-from autocomplete.train import SilentReporter, _best_weight, _validation_size, lstm_vocab_size, prepare, train
+from autocomplete.train import (
+    SilentReporter,
+    Validation,
+    _best_weight,
+    _validation_size,
+    lstm_vocab_size,
+    prepare,
+    train,
+)
 from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 
 # --- the session's real model ---------------------------------------------------------------------
@@ -162,6 +172,41 @@ def test_best_weight_prefers_the_better_model():
     assert _best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
 
 
+def _random_lstm(f: int, seed: int) -> LstmWeights:
+    rng = np.random.default_rng(seed)
+    shapes = [(f, 4), (4, 8), (2, 8), (8,), (2, 3), (3,), (3, f), (f,)]
+    return LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), lstm_words=st.integers(4, 12), with_ngram=st.booleans())
+def test_validation_perplexity_is_the_shipped_predictors(seed, lstm_words, with_ngram):
+    """best_mix reads each target's probability off the LSTM as `widen` would spread it: the perplexity it
+    reports at its weight is what the Predictor scores, and no other weight on the grid scores better."""
+    rng = np.random.default_rng(seed)
+    v = 12
+    ids = rng.integers(3, v, size=300).astype(np.int32)
+    f = lstm_words if with_ngram else v  # without the n-gram the LSTM covers every word
+    ngram = KneserNey.fit(ids[:200], v, 3) if with_ngram else None
+    contexts, targets = metrics.windows(ids, 2)
+    validation = Validation.build(contexts[200:], targets[200:], f, v, ngram)
+    lstm = _random_lstm(f, seed)
+    weight, perplexity = validation.best_mix(lstm)
+    vocab = Vocabulary((*MARKERS, *(f"w{i}" for i in range(3, v))))
+    y = targets[200:]
+    scored_y = y[(y >= 3) & (ngram.unigram[y] > 0)] if with_ngram else y[y >= 3]
+
+    def perplexity_at(w):
+        predictor = Predictor(vocab, 2, lstm, ngram, w)
+        return metrics.score(predictor.batch_probs, validation.contexts, scored_y).perplexity
+
+    assert perplexity == pytest.approx(perplexity_at(weight), rel=1e-5)
+    if with_ngram:
+        assert all(perplexity_at(w) >= perplexity * (1 - 1e-5) for w in np.linspace(0, 1, 21))
+    else:
+        assert weight == 1.0
+
+
 # --- an LSTM over the frequent words, refitted on all the text ------------------------------------
 
 RARE = "Quietly the heron considered seventeen umbrellas near Wexford."  # words seen once
@@ -233,6 +278,66 @@ def test_no_refit_when_told_not_to(corpus_file, store_home):
     assert not any("on all the text" in p for p in phases)
 
 
+class Epochs(SilentReporter):
+    def __init__(self):
+        self.seen = []
+
+    def epoch(self, epoch, loss, val_perplexity, improved):
+        self.seen.append((val_perplexity, improved))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ngram", [True, False])
+def test_early_stopping_follows_the_validation_perplexity_of_what_ships(corpus_file, store_home, ngram):
+    config = TrainConfig(**{**TINY.to_json(), "epochs": 12, "patience": 1, "learning_rate": 0.05,
+                            "val_split": 0.3, "refit_epochs": 0, "ngram": ngram})  # fmt: skip
+    reporter = Epochs()
+    result = train([corpus_file], config, name="stops", reporter=reporter)
+    perplexities = [p for p, _ in reporter.seen]
+    assert len(perplexities) == result.epochs_run and all(p is not None and p > 1 for p in perplexities)
+    assert [improved for _, improved in reporter.seen] == [
+        p < min(perplexities[:i], default=math.inf) for i, p in enumerate(perplexities)
+    ]
+    assert result.best_epoch == 1 + int(np.argmin(perplexities))
+    assert result.epochs_run == config.epochs or result.epochs_run == result.best_epoch + config.patience
+    # the best epoch's network and mixing weight are the ones saved
+    assert result.validation.perplexity == pytest.approx(min(perplexities), rel=1e-4)
+
+
+class Scripted:
+    """A validation whose (mixing weight, perplexity) per epoch is given: the stopping rule, on its own."""
+
+    def __init__(self, scores):
+        self.scores = iter(scores)
+
+    def best_mix(self, lstm):
+        return next(self.scores)
+
+
+@pytest.mark.parametrize(
+    ("scores", "stops_after", "best"),
+    [
+        ([(0.2, 100.0), (0.3, 90.0), (0.3, 95.0), (0.3, 80.0)], 3, 2),  # patience 1: one epoch no better
+        # the n-gram alone is best (weight 0) while the network is young: those epochs do not count
+        ([(0.0, 100.0), (0.0, 100.0), (0.0, 100.0), (0.2, 90.0), (0.2, 95.0), (0.2, 80.0)], 5, 4),
+    ],
+)
+def test_stopping_waits_while_the_mix_leaves_the_lstm_out(scores, stops_after, best):
+    from autocomplete.model import build_model, import_keras
+    from autocomplete.train import _tracker
+
+    keras = import_keras()
+    tracker = _tracker(keras, 1, SilentReporter(), Scripted(scores))
+    tracker.set_model(build_model(10, TrainConfig(embedding_dim=4, units=4, hidden=4)))
+    tracker.model.stop_training = False  # as fit() sets it
+    for epoch in range(len(scores)):
+        tracker.on_epoch_end(epoch, {"loss": 1.0})
+        if tracker.model.stop_training:
+            break
+    assert (epoch + 1, tracker.best_epoch) == (stops_after, best)
+    assert tracker.best_mix_weight == scores[best - 1][0]
+
+
 # --- Ctrl-C ---------------------------------------------------------------------------------------
 
 
@@ -246,7 +351,7 @@ class InterruptAt(SilentReporter):
         if self.at_batch is not None and (epoch, step) >= (1, self.at_batch):
             raise KeyboardInterrupt
 
-    def epoch(self, epoch, loss, val_loss, improved):
+    def epoch(self, epoch, loss, val_perplexity, improved):
         if epoch == self.epoch_end:
             raise KeyboardInterrupt
 
