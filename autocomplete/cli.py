@@ -97,7 +97,9 @@ def train(
     ] = None,
     patience: Annotated[
         int | None,
-        typer.Option(help="Epochs without a better validation loss before stopping.", show_default=False),
+        typer.Option(
+            help="Epochs without a better validation perplexity before stopping.", show_default=False
+        ),
     ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Examples per step.", show_default=False)] = None,
     learning_rate: Annotated[

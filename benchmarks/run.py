@@ -171,6 +171,13 @@ def fit_baseline(kind: str, train_path: Path, out: Path) -> None:
     np.savez(out / "model.npz", **model.to_arrays())
 
 
+def trained_parameters(lstm, config: dict) -> int:
+    """The network's trained parameters: the numbers in weights.npz, less the softmax kernel when it is the
+    embedding matrix written out again (tied embeddings)."""
+    numbers = sum(int(np.prod(a.shape)) for a in lstm.to_arrays().values())
+    return numbers - (lstm.output_kernel.size if config.get("tie_embeddings") else 0)
+
+
 def bench_corpus(label: str, train_path: Path, test_path: Path, work: Path, latency: bool) -> dict:
     """Train and fit the four predictors on `train_path` and measure them on `test_path`."""
     home = work / f"home-{label}"
@@ -206,7 +213,7 @@ def bench_corpus(label: str, train_path: Path, test_path: Path, work: Path, late
             + (f", then {meta['refit_epochs']} on all the text" if meta.get("refit_epochs") else ""),
             "lstm_words": predictor.lstm.vocab_size,
             "lstm_weight": meta["lstm_weight"],
-            "parameters": sum(int(np.prod(a.shape)) for a in predictor.lstm.to_arrays().values()),
+            "parameters": trained_parameters(predictor.lstm, meta["config"]),
             "config": meta["config"],
         }
         if latency:

@@ -11,7 +11,8 @@ alone (also fitted on the training part) as the yardstick.
 
 Each `run` trains in a subprocess of its own (so its peak memory is its own) and appends one JSON line to
 benchmarks/results/tuning.jsonl: the configuration, validation perplexity, top-1/3/5 and KSR@3 of the mix, of
-the LSTM alone and of the trigram alone, the mixing weight, epochs, per-epoch validation loss and seconds.
+the LSTM alone and of the trigram alone, the mixing weight, epochs, per-epoch validation perplexity (the
+LSTM's validation loss before session 5) and seconds.
 """
 
 from __future__ import annotations
