@@ -221,13 +221,16 @@ def _tracker(keras, patience: int, reporter: Reporter, validation: Validation | 
     """Early stopping on the validation perplexity of the predictor that ships (the training loss without a
     validation part) that keeps the best weights in memory, so Ctrl-C can still save them.
 
-    While the best mix leaves the LSTM out (weight 0: a young network on a small corpus), the perplexity is
-    the n-gram's whatever the network learns, so those epochs do not count towards patience."""
+    Training goes on while either the mix's validation perplexity or the LSTM's own improves: while the mix
+    leaves a young network out, or nearly (weight 0-0.05 on a small corpus), its perplexity is the n-gram's
+    whatever the network learns (the bundled corpus stopped after epoch 2 on the mix alone). The best epoch
+    is the mix's."""
     from autocomplete.model import export_weights
 
     class Tracker(keras.callbacks.Callback):
         best_weights, best_score, best_epoch, epochs_run, epoch_now = None, math.inf, 0, 0, 0
         best_mix_weight = 0.5  # the LSTM's share in the mix at the best epoch (no validation: an even mix)
+        best_lstm, last_progress = math.inf, 0
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_now = epoch + 1
@@ -237,16 +240,18 @@ def _tracker(keras, patience: int, reporter: Reporter, validation: Validation | 
 
         def on_epoch_end(self, epoch, logs=None):
             loss = float((logs or {}).get("loss", math.nan))
-            perplexity, mix_weight = None, self.best_mix_weight
+            perplexity, mix_weight, alone = None, self.best_mix_weight, math.inf
             if validation is not None:
-                mix_weight, perplexity = validation.best_mix(export_weights(self.model))
+                mix_weight, perplexity, alone = validation.best_mix(export_weights(self.model))
             watched = perplexity if perplexity is not None else loss
             improved = watched < self.best_score
             self.epochs_run = epoch + 1
             if improved:
                 self.best_weights, self.best_score = self.model.get_weights(), watched
                 self.best_epoch, self.best_mix_weight = epoch + 1, mix_weight
-            elif self.epochs_run - self.best_epoch >= patience and self.best_mix_weight > 0:
+            if improved or alone < self.best_lstm:
+                self.last_progress, self.best_lstm = self.epochs_run, min(alone, self.best_lstm)
+            elif self.epochs_run - self.last_progress >= patience:
                 self.model.stop_training = True
             reporter.epoch(epoch + 1, loss, perplexity, improved)
 
@@ -338,20 +343,22 @@ class Validation:
         column = np.where(targets < f, targets, UNKNOWN_ID)
         return cls(contexts, column, share, ngram_p)
 
-    def best_mix(self, lstm: LstmWeights) -> tuple[float, float]:
-        """(the LSTM's share in the mix, 0..1 in steps of 0.05, the validation perplexity at that share)."""
+    def best_mix(self, lstm: LstmWeights) -> tuple[float, float, float]:
+        """(the LSTM's share in the mix, 0..1 in steps of 0.05; the validation perplexity at that share; the
+        LSTM's own)."""
         p_lstm = np.empty(len(self.column))
         for i in range(0, len(self.column), 512):
             column = self.column[i : i + 512]
             p_lstm[i : i + 512] = lstm_probs(lstm, self.contexts[i : i + 512])[np.arange(len(column)), column]
         p_lstm *= self.share
         if self.ngram_p is None:
-            return 1.0, float(np.exp(-np.log(np.maximum(p_lstm, 1e-300)).mean()))
+            alone = float(np.exp(-np.log(np.maximum(p_lstm, 1e-300)).mean()))
+            return 1.0, alone, alone
         grid = np.linspace(0.0, 1.0, 21)
         mixed = grid[:, None] * p_lstm + (1 - grid[:, None]) * self.ngram_p
         losses = -np.log(np.maximum(mixed, 1e-300)).mean(axis=1)
         best = int(np.argmin(losses))
-        return float(grid[best]), float(np.exp(losses[best]))
+        return float(grid[best]), float(np.exp(losses[best])), float(np.exp(losses[-1]))
 
 
 def _best_weight(lstm: LstmWeights, ngram: KneserNey, contexts, targets) -> float:
