@@ -120,7 +120,7 @@ def train(
 
         lstm = export_weights(model)
         reporter.phase("Mixing in the n-gram model")
-        weight = tracker.best_mix_weight if held_out is not None else 1.0
+        weight = tracker.best_mix_weight  # ignored without the n-gram: the LSTM alone
         validation_scores, validation_lstm = _scores(corpus.vocab, lstm, held_out, weight, val_x, val_y)
         final = _ngram(corpus, config, corpus.ids)
         predictor = Predictor(corpus.vocab, config.context, lstm, final, weight)
