@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import math
 import signal
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -100,7 +101,7 @@ def train(
         raise CorpusError("no corpus file given")
     name = store.check_name(name or store.name_from_path(Path(paths[0])))
     started = time.monotonic()
-    with _sigterm_as_interrupt(), store.training_lock(name, force):
+    with _signals_as_interrupt(), store.training_lock(name, force):
         reporter.phase("Reading the corpus")
         corpus = prepare(paths, config)
         contexts, targets = metrics.windows(corpus.ids, config.context)
@@ -236,6 +237,8 @@ def _tracker(keras, patience: int, reporter: Reporter, validation: Validation | 
             self.epoch_now = epoch + 1
 
         def on_train_batch_end(self, batch, logs=None):
+            if _signalled.is_set():  # a Ctrl-C whose KeyboardInterrupt was swallowed on the way
+                raise KeyboardInterrupt
             reporter.batch(self.epoch_now, batch + 1, float((logs or {}).get("loss", math.nan)))
 
         def on_epoch_end(self, epoch, logs=None):
@@ -258,23 +261,33 @@ def _tracker(keras, patience: int, reporter: Reporter, validation: Validation | 
     return Tracker()
 
 
+# Set by a Ctrl-C or SIGTERM while training; the tracker raises KeyboardInterrupt at every batch once it is.
+_signalled = threading.Event()
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM while training is handled like Ctrl-C: stop, keep the best epoch so far, leave nothing
-    half-written."""
+def _signals_as_interrupt():
+    """Ctrl-C and SIGTERM while training stop it: keep the best epoch so far, leave nothing half-written.
+
+    The handler raises KeyboardInterrupt, as Python's own Ctrl-C handler does, and also records the signal,
+    so the tracker raises it again at the next batch: an interrupt that lands inside code that swallows it
+    (a library caught mid-step) still stops training."""
 
     def handler(signum, frame):
+        _signalled.set()
         raise KeyboardInterrupt
 
+    _signalled.clear()
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _ngram(corpus: PreparedCorpus, config: TrainConfig, ids: np.ndarray) -> KneserNey | None:

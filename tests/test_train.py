@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import signal
+import time
 from collections import Counter
 
 import numpy as np
@@ -378,6 +381,34 @@ def test_ctrl_c_after_an_epoch_saves_the_best_model(corpus_file, store_home):
     info, predictor = store.load("cut")
     assert info.meta["epochs_run"] == 1 and predictor.lstm is not None
     assert suggest("the ", predictor).items
+    assert leftovers(store_home) == []
+
+
+class SwallowedSignalAt(SilentReporter):
+    """A reporter that sends this process a signal at the first batch of an epoch and swallows the
+    KeyboardInterrupt it raises, as a library caught in the middle of a step might."""
+
+    def __init__(self, signum: int, epoch: int):
+        self.signum, self.at_epoch, self.sent = signum, epoch, False
+
+    def batch(self, epoch, step, loss):
+        if epoch == self.at_epoch and not self.sent:
+            self.sent = True
+            try:
+                os.kill(os.getpid(), self.signum)
+                time.sleep(0.5)  # the handler runs here, inside the try
+            except KeyboardInterrupt:
+                pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_swallowed_mid_step_still_stops_training(corpus_file, store_home, signum):
+    config = TrainConfig(**{**TINY.to_json(), "epochs": 6, "patience": 6, "ngram": False})
+    result = train([corpus_file], config, name="cut", reporter=SwallowedSignalAt(signum, epoch=2))
+    # One batch per epoch here: the epoch the signal lands in finishes, and no other starts.
+    assert result.interrupted and result.epochs_run == 2
+    assert store.load("cut")[0].meta["epochs_run"] == 2
     assert leftovers(store_home) == []
 
 
