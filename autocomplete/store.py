@@ -5,17 +5,16 @@ vocab.json and meta.json. models/NAME is a symbolic link to a hidden version fol
 a model is written into a fresh version folder and the link is swapped in one atomic rename, so a
 reader, which resolves the link once and reads every file from that one folder, gets the old model or
 the new one, never a mixture, and never finds the name missing. The store deletes only version folders
-it made that no name points at (`_delete_version`); a link it did not make is unlinked, never followed.
+it made that no name points at (`storefs.delete_version`); a link it did not make is unlinked, never
+followed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import shutil
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import numpy as np
 from autocomplete.errors import StoreError, UsageError
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
+from autocomplete.storefs import VERSION_PREFIX, delete_version, name_lock, real_path
 from autocomplete.vocab import Vocabulary
 
 FORMAT_VERSION = 1
@@ -36,7 +36,6 @@ KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _TEMP_PREFIX = ".tmp-"
-_VERSION_PREFIX = ".v-"
 _LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
 
 
@@ -114,12 +113,12 @@ def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
     """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new
     one."""
     for _ in range(attempts):
-        folder = _real(link)
+        folder = real_path(link)
         if folder.is_dir():
             info = _read_info(folder, link.name)
         else:
             info = ModelInfo(link.name, link, {}, f"its link points at {folder}, which does not exist")
-        if not info.problem or _real(link) == folder:
+        if not info.problem or real_path(link) == folder:
             break  # healthy, or broken for real: the link still points where we read
     return ModelInfo(info.name, link, info.meta, info.problem, folder)
 
@@ -279,41 +278,21 @@ def remove(name: str) -> Removed:
         raise StoreError(f"no model named {name!r}; see `autocomplete models`")
     _refuse_plain_folder(link)
     try:
-        with _lock(folder, name):
-            target = _real(link)
+        with name_lock(folder, name):
+            target = real_path(link)
             os.unlink(link)  # atomic: the name is gone at once, the files go after
     except OSError as e:
         raise StoreError(f"cannot remove model {name!r}: {e.strerror or e} (in {folder})") from None
-    if _delete_version(folder, target, name):
+    if delete_version(folder, target, name):
         return Removed(link)
     users = sorted(p.name for p in folder.iterdir() if p.is_symlink() and not p.name.startswith("."))
-    users = [user for user in users if _real(folder / user) == target]
+    users = [user for user in users if real_path(folder / user) == target]
     if users:
         verb = "points" if len(users) == 1 else "point"
         return Removed(link, f"its files were kept: {', '.join(users)} still {verb} at them")
     if not os.path.lexists(target):
         return Removed(link, f"the link pointed at {target}, which does not exist")
     return Removed(link, f"the link pointed at {target}, which was left alone")
-
-
-def _real(path: Path) -> Path:
-    """`path` with every link followed (a link loop does not raise, unlike Path.resolve on 3.11)."""
-    return Path(os.path.realpath(path))
-
-
-def _delete_version(folder: Path, version: Path, name: str) -> bool:
-    """The one recursive delete: `version` goes only if it is a version folder the store made for `name`
-    (.v-NAME-xxxxxxxx, a real folder, not a link, directly inside models/) that no name points at."""
-    if (
-        not re.fullmatch(rf"{re.escape(_VERSION_PREFIX + name)}-[0-9a-f]{{8}}", version.name)
-        or version.is_symlink()
-        or not version.is_dir()
-        or _real(version).parent != _real(folder)
-        or _real(version) in {_real(p) for p in folder.iterdir() if p.is_symlink()}
-    ):
-        return False
-    shutil.rmtree(version, ignore_errors=True)
-    return True
 
 
 def _refuse_plain_folder(link: Path) -> None:
@@ -325,44 +304,11 @@ def _refuse_plain_folder(link: Path) -> None:
 
 
 @contextlib.contextmanager
-def _lock(folder: Path, name: str) -> Iterator[None]:
-    """An exclusive flock on models/.NAME.lock, refused at once if held; the file goes on release."""
-    path = folder / f".{name}.lock"
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(
-                f"another `autocomplete train` is writing model {name!r} right now: wait for it"
-            ) from None
-        if _same_file(fd, path):
-            break
-        os.close(fd)  # the holder we waited for unlinked this file as it let go: lock the current one
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(path)  # while still locked, so a newcomer who opened it sees it gone and retries
-        os.close(fd)
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        on_disk = os.stat(path)
-    except FileNotFoundError:
-        return False
-    held = os.fstat(fd)
-    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
-
-
-@contextlib.contextmanager
 def training_lock(name: str, force: bool) -> Iterator[None]:
     """Held for a whole training run: a second run to the same name refuses at once instead of racing."""
     folder = _writable_models_dir()
     link = folder / check_name(name)
-    with _lock(folder, name):
+    with name_lock(folder, name):
         _refuse_plain_folder(link)
         if os.path.lexists(link) and not force:
             raise StoreError(
@@ -375,7 +321,7 @@ def training_lock(name: str, force: bool) -> Iterator[None]:
 def _sweep(folder: Path, name: str) -> None:
     """Remove what a crashed run left for this name: its version folders that no link points at."""
     for path in folder.iterdir():
-        _delete_version(folder, path, name)
+        delete_version(folder, path, name)
 
 
 @contextlib.contextmanager
@@ -384,7 +330,7 @@ def writing(name: str, force: bool) -> Iterator[Path]:
     folder = _writable_models_dir()
     link = folder / check_name(name)
     _refuse_plain_folder(link)
-    version = folder / f"{_VERSION_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    version = folder / f"{VERSION_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
     new_link = folder / f"{_TEMP_PREFIX}link-{name}-{uuid.uuid4().hex[:8]}"
     version.mkdir()
     try:
@@ -393,11 +339,11 @@ def writing(name: str, force: bool) -> Iterator[Path]:
         if os.path.lexists(link) and not force:
             raise StoreError(f"a model named {name!r} exists: pass --force to replace it")
         _refuse_plain_folder(link)
-        old = _real(link) if link.is_symlink() else None
+        old = real_path(link) if link.is_symlink() else None
         os.symlink(version.name, new_link)
         os.replace(new_link, link)  # the one atomic step: readers see the old model or the new one
         if old is not None:
-            _delete_version(folder, old, name)  # only the store's own, and only if no other name uses it
+            delete_version(folder, old, name)  # only the store's own, and only if no other name uses it
     except OSError as e:  # disk full, permissions changed under us, ...
         _discard(folder, version, new_link, name)
         raise StoreError(f"cannot save model {name!r}: {e.strerror or e}; nothing was changed") from None
@@ -409,7 +355,7 @@ def writing(name: str, force: bool) -> Iterator[Path]:
 def _discard(folder: Path, version: Path, new_link: Path, name: str) -> None:
     with contextlib.suppress(OSError):
         new_link.unlink(missing_ok=True)
-    _delete_version(folder, version, name)
+    delete_version(folder, version, name)
 
 
 def _fsync_folder(folder: Path) -> None:

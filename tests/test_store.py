@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import leftovers, write_model
 
-from autocomplete import store
+from autocomplete import store, storefs
 from autocomplete.errors import StoreError, UsageError
 
 
@@ -534,7 +534,7 @@ def test_a_lock_file_its_holder_unlinked_is_never_held(store_home, monkeypatch):
 
     folder = store.models_dir()
     folder.mkdir(parents=True)
-    holder = store._lock(folder, "m")
+    holder = storefs.name_lock(folder, "m")
     holder.__enter__()
     real_flock, calls = fcntl.flock, []
 
@@ -545,9 +545,9 @@ def test_a_lock_file_its_holder_unlinked_is_never_held(store_home, monkeypatch):
         return real_flock(fd, operation)
 
     monkeypatch.setattr(fcntl, "flock", release_first)
-    with store._lock(folder, "m"):
+    with storefs.name_lock(folder, "m"):
         assert len(calls) == 2 and calls[1] == os.stat(folder / ".m.lock").st_ino
         with pytest.raises(StoreError, match="another `autocomplete train` is writing model 'm'"):
-            with store._lock(folder, "m"):
+            with storefs.name_lock(folder, "m"):
                 pass  # pragma: no cover
     assert lock_files(store_home) == []
