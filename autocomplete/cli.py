@@ -209,7 +209,7 @@ def predict(
     from autocomplete import render
 
     out, _ = consoles()
-    chosen = "" if model else " (most recent)"
+    chosen = "" if model else store.default_note(info)
     out.print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
 
 
@@ -254,7 +254,7 @@ def evaluate(
         return
     from autocomplete import render
 
-    chosen = "" if model else " (most recent)"
+    chosen = "" if model else store.default_note(info)
     consoles()[0].print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
 
 
@@ -271,16 +271,16 @@ def models(ctx: typer.Context) -> None:
     if not infos:
         out.print(f"No models yet in {store.models_dir()}. Train one: [bold]autocomplete train FILE[/bold]")
         return
-    default = next((i.name for i in infos if not i.problem), None)
-    out.print(render.models_table(infos, default))
+    out.print(render.models_table(infos, store.default_name(infos)))
 
 
 @models_app.command("rm")
 @friendly_errors
 def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")]) -> None:
     """Remove a model from the store."""
-    path = store.remove(name)
-    consoles()[0].print(f"Removed model [bold]{name}[/bold] ({path})")
+    removed = store.remove(name)
+    note = f"; {removed.note}" if removed.note else ""
+    consoles()[0].print(f"Removed model {name} ({removed.path}){note}", markup=False)
 
 
 @app.command()

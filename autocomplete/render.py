@@ -72,7 +72,8 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
     """The models as a table, then one line per broken model saying what is wrong and what to do."""
     caption = None
     if infos:
-        caption = f"store: {infos[0].path.parent}" + (" · ● the default (most recent)" if default else "")
+        mark = " · ● the default (the newest that loads)" if default else ""
+        caption = f"store: {infos[0].path.parent}{mark}"
     table = Table(title="Models", caption=caption, caption_justify="left")
     table.add_column("", width=1)
     table.add_column("name", style="bold", no_wrap=True)

@@ -4,21 +4,21 @@ A model folder holds model.keras (for Keras), weights.npz and ngram.npz (for the
 vocab.json and meta.json. models/NAME is a symbolic link to a hidden version folder (.v-NAME-xxxx):
 a model is written into a fresh version folder and the link is swapped in one atomic rename, so a
 reader, which resolves the link once and reads every file from that one folder, gets the old model or
-the new one, never a mixture, and never finds the name missing.
+the new one, never a mixture, and never finds the name missing. The store deletes only version folders
+it made that no name points at (`storefs.delete_version`); a link it did not make is unlinked, never
+followed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import shutil
 import uuid
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import numpy as np
 from autocomplete.errors import StoreError, UsageError
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
+from autocomplete.storefs import VERSION_PREFIX, delete_version, name_lock, real_path
 from autocomplete.vocab import Vocabulary
 
 FORMAT_VERSION = 1
@@ -35,12 +36,14 @@ KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
 )  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _TEMP_PREFIX = ".tmp-"
-_VERSION_PREFIX = ".v-"
+_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
 
 
 def home() -> Path:
     env = os.environ.get("AUTOCOMPLETE_HOME")
-    if env:
+    if env is not None:
+        if not env.strip():  # a typo'd export must not silently mean the user data folder
+            raise StoreError("AUTOCOMPLETE_HOME is set but empty: unset it or give a folder")
         return Path(env).expanduser()
     import platformdirs  # only here: most commands never need it
 
@@ -81,6 +84,7 @@ class ModelInfo:
     meta: dict
     problem: str | None = None
     folder: Path | None = None  # the version folder the link pointed at when meta.json was read
+    skipped: tuple[str, ...] = ()  # as the default: the newer models passed over because they do not load
 
     @property
     def created(self) -> str:
@@ -96,9 +100,10 @@ def list_models(verify: bool = False) -> list[ModelInfo]:
     folder = models_dir()
     if not folder.is_dir():
         return []
-    infos = [_read_link(p) for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    links = [p for p in folder.iterdir() if (p.is_dir() or p.is_symlink()) and not p.name.startswith(".")]
+    infos = [_read_link(p) for p in links]
     if verify:
-        infos = [_verified(i) for i in infos]
+        infos = [_check(i)[0] for i in infos]
     healthy = sorted((i for i in infos if not i.problem), key=lambda i: i.created, reverse=True)
     broken = sorted((i for i in infos if i.problem), key=lambda i: i.name)
     return healthy + broken
@@ -108,9 +113,12 @@ def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
     """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new
     one."""
     for _ in range(attempts):
-        folder = link.resolve()
-        info = _read_info(folder, link.name)
-        if not info.problem or link.resolve() == folder:
+        folder = real_path(link)
+        if folder.is_dir():
+            info = _read_info(folder, link.name)
+        else:
+            info = ModelInfo(link.name, link, {}, f"its link points at {folder}, which does not exist")
+        if not info.problem or real_path(link) == folder:
             break  # healthy, or broken for real: the link still points where we read
     return ModelInfo(info.name, link, info.meta, info.problem, folder)
 
@@ -139,14 +147,21 @@ def _read_info(path: Path, name: str | None = None) -> ModelInfo:
     return ModelInfo(name, path, meta)
 
 
-def _verified(info: ModelInfo) -> ModelInfo:
-    if info.problem:
-        return info
-    try:
-        _load_predictor(info, info.folder)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
-        return ModelInfo(info.name, info.path, info.meta, _describe(e), info.folder)
-    return info
+def _check(info: ModelInfo, retries: int = 3) -> tuple[ModelInfo, Predictor | None]:
+    """The model's predictor, or the model with why it does not load (the one test of "healthy")."""
+    for attempt in range(retries + 1):
+        if info.problem:
+            return info, None
+        try:
+            return info, _load_predictor(info, info.folder)
+        except FileNotFoundError:
+            # Replaced while we read: the old version folder was deleted under us; read the new one.
+            if attempt == retries:
+                return replace(info, problem="its files vanished"), None
+            info = _read_link(info.path)
+        except _LOAD_ERRORS as e:
+            return replace(info, problem=_describe(e)), None
+    raise AssertionError("unreachable")
 
 
 def _bad_meta_fields(meta: dict) -> list[str]:
@@ -166,20 +181,25 @@ def _bad_meta_fields(meta: dict) -> list[str]:
     return [name for name, ok in checks.items() if not ok]
 
 
+def default_name(infos: list[ModelInfo]) -> str | None:
+    """The default model among list_models(verify=True): the newest that loads (what load(None) picks)."""
+    return next((info.name for info in infos if not info.problem), None)
+
+
+def default_note(info: ModelInfo) -> str:
+    """What a front end adds to the default model's name: whether it is the newest, or what was skipped."""
+    if not info.skipped:
+        return " (most recent)"
+    verb = "is" if len(info.skipped) == 1 else "are"
+    return f" (the newest that loads; {', '.join(info.skipped)} {verb} broken: see `autocomplete models`)"
+
+
 def find(name: str | None = None) -> ModelInfo:
-    """The named model, or the most recently trained one."""
+    """The named model, or the default one (the newest that loads)."""
     if name is None:
-        models = list_models()
-        if not models:
-            raise StoreError(
-                "no trained model yet: run `autocomplete train FILE` "
-                "(or `autocomplete train` for the bundled corpus)"
-            )
-        if models[0].problem:
-            raise StoreError(f"no usable model: {_advice(models[0])}")
-        return models[0]
+        return load()[0]
     path = models_dir() / check_name(name)
-    if not path.is_dir():
+    if not os.path.lexists(path):
         known = ", ".join(i.name for i in list_models()) or "none yet"
         raise StoreError(f"no model named {name!r} (models: {known}); see `autocomplete models`")
     info = _read_link(path)
@@ -195,21 +215,30 @@ def _advice(info: ModelInfo) -> str:
     )
 
 
-def load(name: str | None = None, retries: int = 3) -> tuple[ModelInfo, Predictor]:
+def load(name: str | None = None) -> tuple[ModelInfo, Predictor]:
     """The model's numpy predictor (never TensorFlow), read from the one version folder its meta.json came
-    from."""
-    for attempt in range(retries + 1):
-        info = find(name)
-        try:
-            return info, _load_predictor(info, info.folder)
-        except FileNotFoundError:
-            # Replaced while we read: the old version folder was deleted under us; the new one is in place.
-            if attempt == retries:
-                vanished = ModelInfo(info.name, info.path, info.meta, "its files vanished")
-                raise StoreError(_advice(vanished)) from None
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
-            raise StoreError(_advice(ModelInfo(info.name, info.path, info.meta, _describe(e)))) from None
-    raise AssertionError("unreachable")
+    from. Without a name, the newest model that loads; its `skipped` names the newer ones that do not."""
+    if name is not None:
+        info, predictor = _check(find(name))
+        if predictor is None:
+            raise StoreError(_advice(info))
+        return info, predictor
+    infos = list_models()
+    if not infos:
+        raise StoreError(
+            "no trained model yet: run `autocomplete train FILE` "
+            "(or `autocomplete train` for the bundled corpus)"
+        )
+    failed = []
+    for info in infos:  # newest first: loading stops at the first that works
+        checked, predictor = _check(info)
+        if predictor is None:
+            failed.append(checked)
+            continue
+        # also the models broken from their meta.json alone (listed last), when newer or of unknown age
+        newer = [i.name for i in infos if i.problem and (not i.created or i.created > checked.created)]
+        return replace(checked, skipped=tuple(i.name for i in failed) + tuple(newer)), predictor
+    raise StoreError(f"no usable model: {_advice(failed[0])}")
 
 
 def _describe(error: Exception) -> str:
@@ -235,34 +264,53 @@ def _load_predictor(info: ModelInfo, folder: Path) -> Predictor:
     return Predictor(vocab, int(config["context"]), lstm, ngram, weight)
 
 
-def remove(name: str) -> Path:
-    link = models_dir() / check_name(name)
-    if not link.is_symlink() and not link.is_dir():
+@dataclass(frozen=True)
+class Removed:
+    path: Path  # models/NAME, now gone
+    note: str | None = None  # why its target was left in place, if it was
+
+
+def remove(name: str) -> Removed:
+    """Unlink models/NAME, and delete its version folder if the store made it and no other name uses it."""
+    folder = models_dir()
+    link = folder / check_name(name)
+    if not os.path.lexists(link):
         raise StoreError(f"no model named {name!r}; see `autocomplete models`")
-    version = link.resolve()
-    trash = link.with_name(f"{_TEMP_PREFIX}rm-{name}-{uuid.uuid4().hex[:8]}")
-    os.rename(link, trash)  # atomic: the name is gone at once, the files go after
-    for path in (trash, version):
-        if path.is_symlink():
-            path.unlink()
-        elif path.exists():
-            shutil.rmtree(path, ignore_errors=True)
-    return link
+    _refuse_plain_folder(link)
+    try:
+        with name_lock(folder, name):
+            target = real_path(link)
+            os.unlink(link)  # atomic: the name is gone at once, the files go after
+    except OSError as e:
+        raise StoreError(f"cannot remove model {name!r}: {e.strerror or e} (in {folder})") from None
+    if delete_version(folder, target, name):
+        return Removed(link)
+    users = sorted(p.name for p in folder.iterdir() if p.is_symlink() and not p.name.startswith("."))
+    users = [user for user in users if real_path(folder / user) == target]
+    if users:
+        verb = "points" if len(users) == 1 else "point"
+        return Removed(link, f"its files were kept: {', '.join(users)} still {verb} at them")
+    if not os.path.lexists(target):
+        return Removed(link, f"the link pointed at {target}, which does not exist")
+    return Removed(link, f"the link pointed at {target}, which was left alone")
+
+
+def _refuse_plain_folder(link: Path) -> None:
+    if link.is_dir() and not link.is_symlink():
+        raise StoreError(
+            f"models/{link.name} is a folder the store did not make: move it away or remove it yourself "
+            f"({link})"
+        )
 
 
 @contextlib.contextmanager
 def training_lock(name: str, force: bool) -> Iterator[None]:
     """Held for a whole training run: a second run to the same name refuses at once instead of racing."""
     folder = _writable_models_dir()
-    lock_path = folder / f".{check_name(name)}.lock"
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreError(
-                f"another `autocomplete train` is writing model {name!r} right now: wait for it"
-            ) from None
-        if (folder / name).exists() and not force:
+    link = folder / check_name(name)
+    with name_lock(folder, name):
+        _refuse_plain_folder(link)
+        if os.path.lexists(link) and not force:
             raise StoreError(
                 f"a model named {name!r} exists: pass --force to replace it, or --name to choose another"
             )
@@ -271,11 +319,9 @@ def training_lock(name: str, force: bool) -> Iterator[None]:
 
 
 def _sweep(folder: Path, name: str) -> None:
-    """Remove what a crashed run left for this name: version folders the link does not point at."""
-    current = (folder / name).resolve() if (folder / name).is_symlink() else None
-    for path in folder.glob(f"{_VERSION_PREFIX}{name}-*"):
-        if path != current:
-            shutil.rmtree(path, ignore_errors=True)
+    """Remove what a crashed run left for this name: its version folders that no link points at."""
+    for path in folder.iterdir():
+        delete_version(folder, path, name)
 
 
 @contextlib.contextmanager
@@ -283,28 +329,33 @@ def writing(name: str, force: bool) -> Iterator[Path]:
     """A fresh version folder to write the model into; on success models/NAME is switched to it atomically."""
     folder = _writable_models_dir()
     link = folder / check_name(name)
-    version = folder / f"{_VERSION_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    _refuse_plain_folder(link)
+    version = folder / f"{VERSION_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    new_link = folder / f"{_TEMP_PREFIX}link-{name}-{uuid.uuid4().hex[:8]}"
     version.mkdir()
     try:
         yield version
         _fsync_folder(version)
-        if (link.exists() or link.is_symlink()) and not force:
+        if os.path.lexists(link) and not force:
             raise StoreError(f"a model named {name!r} exists: pass --force to replace it")
-        old = link.resolve() if link.is_symlink() else None
-        if link.is_dir() and not link.is_symlink():  # a plain folder put there by hand: move it aside first
-            old = folder / f"{_TEMP_PREFIX}old-{name}-{uuid.uuid4().hex[:8]}"
-            os.rename(link, old)
-        new_link = folder / f"{_TEMP_PREFIX}link-{name}-{uuid.uuid4().hex[:8]}"
+        _refuse_plain_folder(link)
+        old = real_path(link) if link.is_symlink() else None
         os.symlink(version.name, new_link)
         os.replace(new_link, link)  # the one atomic step: readers see the old model or the new one
-        if old is not None and old != version:
-            shutil.rmtree(old, ignore_errors=True)
+        if old is not None:
+            delete_version(folder, old, name)  # only the store's own, and only if no other name uses it
     except OSError as e:  # disk full, permissions changed under us, ...
-        shutil.rmtree(version, ignore_errors=True)
+        _discard(folder, version, new_link, name)
         raise StoreError(f"cannot save model {name!r}: {e.strerror or e}; nothing was changed") from None
     except BaseException:
-        shutil.rmtree(version, ignore_errors=True)
+        _discard(folder, version, new_link, name)
         raise
+
+
+def _discard(folder: Path, version: Path, new_link: Path, name: str) -> None:
+    with contextlib.suppress(OSError):
+        new_link.unlink(missing_ok=True)
+    delete_version(folder, version, name)
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -141,7 +141,7 @@ def make_model(store_home):
 
 
 def leftovers(home: Path) -> list[str]:
-    """Temporary entries, and version folders no model link points at."""
+    """Temporary entries, lock files, and version folders no model link points at."""
     folder = home / "models"
     if not folder.exists():
         return []
@@ -149,5 +149,7 @@ def leftovers(home: Path) -> list[str]:
     return sorted(
         p.name
         for p in folder.iterdir()
-        if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)
+        if p.name.startswith(".tmp-")
+        or p.name.endswith(".lock")
+        or (p.name.startswith(".v-") and p.name not in linked)
     )

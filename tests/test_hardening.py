@@ -6,6 +6,7 @@ are written from random weights through the store itself (`_numpy_model`), so th
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import leftovers
 
 from autocomplete import store
 from autocomplete.config import TrainConfig
@@ -47,19 +49,6 @@ def _numpy_model(name: str, seed: int, force: bool = False, vocab_words=WORDS) -
         np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
         meta = store.new_meta(config=TrainConfig().to_json(), lstm_weight=0.5, seed=seed)
         store.write_json(folder / store.META_FILE, meta)
-
-
-def _temp_folders(home: Path) -> list[str]:
-    """Leftovers: temporary entries, and version folders no model link points at."""
-    folder = home / "models"
-    if not folder.exists():
-        return []
-    linked = {p.resolve().name for p in folder.iterdir() if p.is_symlink()}
-    return [
-        p.name
-        for p in folder.iterdir()
-        if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)
-    ]
 
 
 def _corpus(path: Path, words: int = 4000, seed: int = 0) -> Path:
@@ -106,7 +95,7 @@ def test_signal_after_an_epoch_saves_the_best_model(tmp_path, home, signum):
     assert "Traceback" not in out
     info, predictor = store.load("sig")
     assert info.meta["epochs_run"] >= 2 and len(predictor.vocab) > 3
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 @pytest.mark.slow
@@ -121,7 +110,7 @@ def test_signal_before_the_first_epoch_leaves_nothing(tmp_path, home, signum):
     assert "nothing was saved" in out or "interrupted" in out
     assert "Traceback" not in out
     assert not (home / "models" / "sig").exists()
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 @pytest.mark.slow
@@ -136,7 +125,7 @@ def test_two_trainings_to_one_name_one_wins(tmp_path, home):
     assert second.returncode == 1 and "another `autocomplete train` is writing model 'sig'" in out2
     assert "Traceback" not in out2
     store.load("sig")
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_readers_see_the_old_or_the_new_model_while_it_is_replaced(home):
@@ -162,7 +151,7 @@ def test_readers_see_the_old_or_the_new_model_while_it_is_replaced(home):
         t.join()
     assert errors == []
     assert len(seen) > 1
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_disk_full_while_saving_keeps_the_old_model(home, monkeypatch):
@@ -176,7 +165,7 @@ def test_disk_full_while_saving_keeps_the_old_model(home, monkeypatch):
         with pytest.raises(StoreError, match="No space left on device; nothing was changed"):
             _numpy_model("m", seed=2, force=True)
     assert store.load("m")[0].meta["seed"] == 1
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_unwritable_store_is_a_clear_error(tmp_path, monkeypatch):
@@ -305,3 +294,161 @@ def test_a_file_deleted_after_the_check_is_a_clear_error(tmp_path):
         list(corpus.read_lines(file))
     with pytest.raises(CorpusError, match="corpus file not found: .*gone.txt"):
         prepare([path], TrainConfig())
+
+
+# --- issue 13: the store deletes only what it made; no leftovers; one default ---------------------
+
+RACER = r"""
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from conftest import write_model
+from autocomplete import store
+from autocomplete.errors import StoreError
+held, me = os.path.join(sys.argv[2], "held"), int(sys.argv[3])
+print("ready", flush=True)
+for line in sys.stdin:
+    seed = int(line) * 10 + me
+    try:
+        with store.training_lock("m", force=True):
+            os.close(os.open(held, os.O_CREAT | os.O_EXCL))  # two holders at once would collide here
+            write_model("m", seed=seed, force=True)
+            os.unlink(held)
+        print("won", seed, flush=True)
+    except StoreError as e:
+        print("busy" if "another `autocomplete train` is writing model 'm'" in str(e) else f"error {e}",
+              flush=True)
+"""
+
+
+def test_two_processes_racing_for_one_name_many_rounds(tmp_path, home):
+    """Both processes are told to go at once, 20 times: one holds the lock and the other refuses, or they
+    run one after the other; never both at once, and nothing is left behind."""
+    tests = str(Path(__file__).parent)
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACER, tests, str(tmp_path), str(me)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for me in (1, 2)
+    ]  # fmt: skip
+    try:
+        assert [r.stdout.readline() for r in racers] == ["ready\n", "ready\n"]
+        outcomes = []
+        for round_ in range(20):
+            for racer in racers:
+                racer.stdin.write(f"{round_}\n")
+                racer.stdin.flush()
+            answers = [racer.stdout.readline().split() for racer in racers]
+            kinds = sorted(a[0] if a else "died" for a in answers)
+            assert kinds in (["busy", "won"], ["won", "won"]), answers
+            winners = {int(a[1]) for a in answers if a[0] == "won"}
+            info, predictor = store.load("m")
+            assert info.meta["seed"] in winners and len(predictor.vocab) > 3
+            assert [i.name for i in store.list_models(verify=True)] == ["m"]
+            assert sorted(os.listdir(home / "models")) == [info.folder.name, "m"]  # no lock, no orphan
+            outcomes.append(kinds[0])
+    finally:
+        for racer in racers:
+            racer.stdin.close()
+            racer.wait(timeout=60)
+    print(f"rounds where one refused: {outcomes.count('busy')} of 20")
+
+
+@pytest.fixture
+def immutable(home):
+    """Makes a folder immutable (chattr +i: even root cannot add, remove or rename its entries)."""
+    made = []
+
+    def freeze(folder: Path) -> None:
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not available here (root ignores file modes: nothing else stops it)")
+        made.append(folder)
+
+    yield freeze
+    for folder in made:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_models_rm_on_a_read_only_store_is_one_line(home, immutable):
+    from test_cli import assert_one_line_error, run
+
+    _numpy_model("m", seed=1)
+    immutable(home / "models")
+    assert_one_line_error(run("models", "rm", "m"), 1, "cannot remove model 'm': Operation not permitted")
+    assert_one_line_error(run("train", "--name", "m", "--force"), 1, "cannot write to the model store")
+    assert store.load("m")[0].meta["seed"] == 1
+
+
+def _linked_from_the_store(tmp_path: Path, home: Path, name: str) -> Path:
+    """models/NAME -> a folder of the user's outside the store, holding thesis.tex."""
+    target = tmp_path / "where"
+    target.mkdir()
+    (target / "thesis.tex").write_text("years of work")
+    (home / "models").mkdir(parents=True)
+    (home / "models" / name).symlink_to(target)
+    return target
+
+
+def test_models_rm_of_a_link_out_of_the_store_keeps_its_folder(tmp_path, home):
+    from test_cli import run
+
+    target = _linked_from_the_store(tmp_path, home, "foo")
+    result = run("models", "rm", "foo")
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stdout.split())
+    link = home / "models" / "foo"
+    assert words == f"Removed model foo ({link}); the link pointed at {target}, which was left alone"
+    assert (target / "thesis.tex").read_text() == "years of work"
+
+
+def test_an_empty_autocomplete_home_is_one_line(monkeypatch):
+    from test_cli import assert_one_line_error, run
+
+    monkeypatch.setenv("AUTOCOMPLETE_HOME", "")
+    for args in (["models"], ["predict", "the "], ["models", "rm", "m"]):
+        assert_one_line_error(run(*args), 1, "AUTOCOMPLETE_HOME is set but empty: unset it or give a folder")
+
+
+def test_every_command_takes_the_newest_model_that_loads(tmp_path, home):
+    """The newest model's weights are truncated: models, predict, evaluate and the REPL all use the next."""
+    from conftest import write_model
+    from test_cli import run
+
+    from autocomplete.repl import startup
+
+    write_model("old", seed=1, created="2025-01-01T00:00:00+00:00")
+    write_model("new", seed=2, created="2026-01-01T00:00:00+00:00")
+    weights = home / "models" / "new" / store.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert store.default_name(store.list_models(verify=True)) == "old"
+
+    listed = run("models")
+    rows = [[c.strip() for c in line.split("│")[1:3]] for line in listed.stdout.splitlines() if "│" in line]
+    assert rows == [["●", "old"], ["", "new"]], listed.stdout
+    assert "● the default (the newest that loads)" in " ".join(listed.stdout.split())
+    note = "(the newest that loads; new is broken: see `autocomplete models`)"
+    table = run("predict", "the ")
+    assert table.exit_code == 0, table.output
+    assert f"model: old {note}" in " ".join(table.stdout.split())
+    answer = run("predict", "the ", "--json")
+    assert json.loads(answer.stdout)["model"] == "old"
+    held_out = _corpus(tmp_path / "held-out.txt", words=200)
+    evaluated = run("evaluate", str(held_out))
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"model: old {note}" in " ".join(evaluated.stdout.split())
+    assert json.loads(run("evaluate", str(held_out), "--json").stdout)["model"] == "old"
+    info, _ = startup.open_model(None, train_default=False, console=None)
+    assert info.name == "old"
+
+
+@pytest.mark.slow
+def test_train_force_onto_a_link_out_of_the_store_keeps_its_folder(tmp_path, home):
+    from test_cli import run
+
+    target = _linked_from_the_store(tmp_path, home, "foo")
+    corpus = _corpus(tmp_path / "c.txt", words=400)
+    result = run("train", str(corpus), "--name", "foo", "--force", "--preset", "tiny", "--epochs", "1",
+                 "--refit-epochs", "0")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert list(target.iterdir()) == [target / "thesis.tex"]
+    assert (target / "thesis.tex").read_text() == "years of work"
+    assert store.load("foo")[0].meta["config"]["epochs"] == 1
+    assert leftovers(home) == []

@@ -56,8 +56,7 @@ def _models(state: ReplState, console: Console, arg: str) -> bool:
     if not infos:
         console.print(f"No models in {store.models_dir()}.", highlight=False)
         return True
-    default = next((i.name for i in infos if not i.problem), None)
-    console.print(render.models_table(infos, default))
+    console.print(render.models_table(infos, store.default_name(infos)))
     console.print(f"in use: [bold]{state.model_name}[/bold]")
     return True
 
