@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from autocomplete import store
-from autocomplete.errors import AutocompleteError, Interrupted, UsageError
+from autocomplete.errors import AutocompleteError, ExitStatus, UsageError
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
@@ -32,7 +32,7 @@ def consoles() -> tuple[Console, Console]:
 
 
 def friendly_errors(command):
-    """Turn the project's errors into one line on stderr and a non-zero exit; never a traceback."""
+    """Turn the project's errors into one line on stderr and the exit status they name; never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -42,14 +42,13 @@ def friendly_errors(command):
             Console(stderr=True, highlight=False).print(
                 f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True
             )
-            code = 2 if isinstance(error, UsageError) else 130 if isinstance(error, Interrupted) else 1
-            raise typer.Exit(code) from None
+            raise typer.Exit(error.status) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("[yellow]interrupted[/yellow]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
         except BrokenPipeError:  # `autocomplete predict --stdin | head`
             sys.stderr.close()
-            raise typer.Exit(0) from None
+            raise typer.Exit(ExitStatus.SUCCESS) from None
 
     return wrapper
 

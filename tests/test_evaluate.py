@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from autocomplete import evaluate as evaluation
 from autocomplete.cli import app
+from autocomplete.errors import ExitStatus
 from autocomplete.evaluate import evaluate, keystroke_savings, read_stream, typed_text
 from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
@@ -216,11 +217,11 @@ def test_cli_evaluate_json(make_model, held_out):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["missing.txt"], 1, "not found"),
-        (["EMPTY"], 1, "is empty"),
-        (["HELD", "--top-k", "0"], 2, "--top-k"),
-        (["HELD", "--model", "nope"], 1, "no model named 'nope'"),
-        (["DOTS"], 1, "no words"),
+        (["missing.txt"], ExitStatus.ERROR, "not found"),
+        (["EMPTY"], ExitStatus.ERROR, "is empty"),
+        (["HELD", "--top-k", "0"], ExitStatus.USAGE, "--top-k"),
+        (["HELD", "--model", "nope"], ExitStatus.ERROR, "no model named 'nope'"),
+        (["DOTS"], ExitStatus.ERROR, "no words"),
     ],
 )
 def test_cli_evaluate_errors(make_model, held_out, tmp_path, args, code, message):
@@ -237,7 +238,7 @@ def test_cli_evaluate_errors(make_model, held_out, tmp_path, args, code, message
 
 def test_cli_evaluate_without_a_model(store_home, held_out):
     result = run("evaluate", str(held_out))
-    assert result.exit_code == 1 and "no trained model yet" in result.stderr
+    assert result.exit_code == ExitStatus.ERROR and "no trained model yet" in result.stderr
 
 
 def test_evaluate_never_imports_tensorflow(make_model, held_out, store_home):
