@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from autocomplete import store
 from autocomplete.errors import AutocompleteError, ExitStatus, UsageError
@@ -39,9 +40,10 @@ def friendly_errors(command):
         try:
             return command(*args, **kwargs)
         except AutocompleteError as error:
-            Console(stderr=True, highlight=False).print(
-                f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True
-            )
+            from autocomplete.render import one_line  # only on the error path: render imports more
+
+            message = Text.assemble(("error:", "bold red"), " ", one_line(str(error)))
+            Console(stderr=True, soft_wrap=True).print(message)
             raise typer.Exit(error.status) from None
         except KeyboardInterrupt:
             Console(stderr=True).print("[yellow]interrupted[/yellow]")
@@ -154,17 +156,15 @@ def train(
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]
-        out.print(f"Training on the bundled corpus [bold]{files[0].name}[/bold]")
+        out.print(Text.assemble("Training on the bundled corpus ", render.plain(files[0].name, "bold")))
     reporter = render.RichReporter(out)
     try:
         result = run_training(files, settings, name=name, force=force, reporter=reporter)
     finally:
         reporter.close()
     out.print(render.training_summary(result))
-    out.print(
-        f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] '
-        "or [bold]autocomplete repl[/bold]"
-    )
+    try_it = render.plain(f'autocomplete predict "{_example_prompt()}" --model {result.name}', "bold")
+    out.print(Text.assemble("Try it: ", try_it, " or ", ("autocomplete repl", "bold")))
 
 
 def _example_prompt() -> str:
@@ -268,7 +268,9 @@ def models(ctx: typer.Context) -> None:
     out, _ = consoles()
     infos = store.list_models(verify=True)
     if not infos:
-        out.print(f"No models yet in {store.models_dir()}. Train one: [bold]autocomplete train FILE[/bold]")
+        folder = render.plain(store.models_dir())
+        hint = ("autocomplete train FILE", "bold")
+        out.print(Text.assemble("No models yet in ", folder, ". Train one: ", hint))
         return
     default = next((i.name for i in infos if not i.problem), None)
     out.print(render.models_table(infos, default))
@@ -278,8 +280,11 @@ def models(ctx: typer.Context) -> None:
 @friendly_errors
 def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")]) -> None:
     """Remove a model from the store."""
+    from autocomplete import render
+
     path = store.remove(name)
-    consoles()[0].print(f"Removed model [bold]{name}[/bold] ({path})")
+    removed = Text.assemble("Removed model ", render.plain(name, "bold"), " (", render.plain(path), ")")
+    consoles()[0].print(removed)
 
 
 @app.command()
