@@ -14,6 +14,7 @@ from rich.text import Text
 
 from autocomplete import store
 from autocomplete.errors import AutocompleteError, ExitStatus, UsageError
+from autocomplete.text import MARKERS
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
@@ -27,9 +28,14 @@ app.add_typer(models_app, name="models")
 MAX_TOP_K = 1000
 
 
-def consoles() -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; made per call so tests' redirected streams are honoured."""
-    return Console(), Console(stderr=True)
+def stdout_console() -> Console:
+    """Made per call, so that tests' redirected streams are honoured."""
+    return Console()
+
+
+def stderr_console() -> Console:
+    """For errors and warnings; made per call, as stdout_console()."""
+    return Console(stderr=True, soft_wrap=True)
 
 
 def friendly_errors(command):
@@ -43,10 +49,10 @@ def friendly_errors(command):
             from autocomplete.render import one_line  # only on the error path: render imports more
 
             message = Text.assemble(("error:", "bold red"), " ", one_line(str(error)))
-            Console(stderr=True, soft_wrap=True).print(message)
+            stderr_console().print(message)
             raise typer.Exit(error.status) from None
         except KeyboardInterrupt:
-            Console(stderr=True).print("[yellow]interrupted[/yellow]")
+            stderr_console().print(Text("interrupted", style="yellow"))
             raise typer.Exit(ExitStatus.INTERRUPTED) from None
         except BrokenPipeError:  # `autocomplete predict --stdin | head`
             sys.stderr.close()
@@ -147,7 +153,7 @@ def train(
     from autocomplete import bundled, config, render
     from autocomplete.train import train as run_training
 
-    out, _ = consoles()
+    out = stdout_console()
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
@@ -163,12 +169,17 @@ def train(
     finally:
         reporter.close()
     out.print(render.training_summary(result))
-    try_it = render.plain(f'autocomplete predict "{_example_prompt()}" --model {result.name}', "bold")
-    out.print(Text.assemble("Try it: ", try_it, " or ", ("autocomplete repl", "bold")))
+    out.print(_try_it(result.name))
 
 
-def _example_prompt() -> str:
-    return "the "
+def _try_it(name: str) -> Text:
+    """A first command to run: predict after the model's most frequent word, a context it knows well."""
+    from autocomplete import render
+
+    words = store.load(name)[1].vocab.words[len(MARKERS) :]
+    prompt = f"{words[0]} " if words else ""
+    command = render.plain(f'autocomplete predict "{prompt}" --model {name}', "bold")
+    return Text.assemble("Try it: ", command, " or ", ("autocomplete repl", "bold"))
 
 
 @app.command()
@@ -207,9 +218,8 @@ def predict(
         return
     from autocomplete import render
 
-    out, _ = consoles()
     chosen = "" if model else " (most recent)"
-    out.print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
+    stdout_console().print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
 
 
 def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
@@ -254,7 +264,7 @@ def evaluate(
     from autocomplete import render
 
     chosen = "" if model else " (most recent)"
-    consoles()[0].print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
+    stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
 
 
 @models_app.callback()
@@ -265,7 +275,7 @@ def models(ctx: typer.Context) -> None:
         return
     from autocomplete import render
 
-    out, _ = consoles()
+    out = stdout_console()
     infos = store.list_models(verify=True)
     if not infos:
         folder = render.plain(store.models_dir())
@@ -284,7 +294,7 @@ def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")])
 
     path = store.remove(name)
     removed = Text.assemble("Removed model ", render.plain(name, "bold"), " (", render.plain(path), ")")
-    consoles()[0].print(removed)
+    stdout_console().print(removed)
 
 
 @app.command()

@@ -109,6 +109,13 @@ def test_train_refuses_bad_options(corpus_file, store_home, args, message):
     assert_one_line_error(run("train", str(corpus_file), *args), ExitStatus.USAGE, message)
 
 
+def test_the_try_it_line_starts_from_the_models_most_frequent_word(make_model):
+    from autocomplete.cli import _try_it
+
+    make_model("fr", words="le chat est sur le tapis".split())  # write_model keeps this order as ranks
+    assert _try_it("fr").plain == 'Try it: autocomplete predict "le " --model fr or autocomplete repl'
+
+
 def test_train_refuses_an_existing_name_without_force(corpus_file, make_model):
     make_model("corpus")  # the name the corpus file's stem gives
     assert_one_line_error(
