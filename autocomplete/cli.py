@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -212,7 +213,7 @@ def predict(
     if stdin:
         _predict_stream(predictor, info.name, top_k, as_json)
         return
-    answer = suggest(text, predictor, top_k)
+    answer = suggest(_valid_text(text), predictor, top_k)
     if as_json:
         sys.stdout.write(json.dumps({**answer.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
         return
@@ -222,13 +223,25 @@ def predict(
     stdout_console().print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(text: str) -> str:
+    """`text` with lone surrogates (Python's stand-ins for undecodable bytes in argv) made U+FFFD, so that
+    every answer is valid UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
     """The scripting interface: plain writes, flushed per answer (rich would cost more than the model)."""
     from autocomplete.suggest import suggest
 
     write, flush = sys.stdout.write, sys.stdout.flush
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")  # a stray byte becomes U+FFFD, as in corpus files
     for line in sys.stdin:
-        answer = suggest(line[:-1] if line.endswith("\n") else line, predictor, top_k)
+        text = _valid_text(line.removesuffix("\n").removesuffix("\r"))  # CRLF from Windows editors
+        answer = suggest(text, predictor, top_k)
         if as_json:
             write(json.dumps({**answer.to_json(), "model": model_name}, ensure_ascii=False) + "\n")
         else:
