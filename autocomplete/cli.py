@@ -62,6 +62,11 @@ def friendly_errors(command):
     return wrapper
 
 
+def _json_line(data: dict) -> str:
+    """One JSON object and a newline; a NaN or infinity raises instead of writing invalid JSON."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def check_top_k(top_k: int) -> int:
     if not 1 <= top_k <= MAX_TOP_K:
         raise UsageError(f"--top-k must be between 1 and {MAX_TOP_K} (got {top_k})")
@@ -215,7 +220,7 @@ def predict(
         return
     answer = suggest(_valid_text(text), predictor, top_k)
     if as_json:
-        sys.stdout.write(json.dumps({**answer.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_line({**answer.to_json(), "model": info.name}))
         return
     from autocomplete import render
 
@@ -243,7 +248,7 @@ def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> No
         text = _valid_text(line.removesuffix("\n").removesuffix("\r"))  # CRLF from Windows editors
         answer = suggest(text, predictor, top_k)
         if as_json:
-            write(json.dumps({**answer.to_json(), "model": model_name}, ensure_ascii=False) + "\n")
+            write(_json_line({**answer.to_json(), "model": model_name}))
         else:
             write("\t".join(s.word for s in answer.items) + "\n")
         flush()
@@ -270,11 +275,16 @@ def evaluate(
 
     check_top_k(top_k)
     info, predictor = store.load(model)
-    result = run_evaluation(textfile, predictor, top_k)
-    if as_json:
-        sys.stdout.write(json.dumps({**result.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
-        return
+    trained_on = [f.get("sha256") for f in info.meta.get("corpus", []) if isinstance(f, dict)]
+    result = run_evaluation(textfile, predictor, top_k, trained_on)
     from autocomplete import render
+
+    if result.training_text:
+        warning = f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out"
+        stderr_console().print(Text.assemble(("warning:", "bold yellow"), " ", render.plain(warning)))
+    if as_json:
+        sys.stdout.write(_json_line({**result.to_json(), "model": info.name}))
+        return
 
     chosen = "" if model else " (most recent)"
     stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))

@@ -126,6 +126,9 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
         table.add_row(label, "— (corpus too small for a validation part)")
         return
     unseen = f" (and {scores.unknown:,} unseen ones, not scored)" if scores.unknown else ""
+    if not scores.words:
+        table.add_row(label, f"— (no word of the validation part was seen in training){unseen}")
+        return
     table.add_row(
         label,
         f"perplexity {scores.perplexity:.1f} · top-1 {scores.top1:.1%} · top-5 {scores.top5:.1%} "
@@ -223,12 +226,13 @@ def evaluation_table(e, title: str | None = None) -> Table:
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column(style="dim")
-    table.add_row("perplexity", _fmt(s.perplexity, ".1f"), f"over {s.words:,} words in the vocabulary")
+    scored = f"over {s.words:,} words in the vocabulary" if s.words else f"none: {e.note}"
+    table.add_row("perplexity", _fmt(s.perplexity if s.words else None, ".1f"), scored)
     unknown = f"{s.unknown:,} not in the vocabulary (not scored)"
     table.add_row("unknown words", f"{s.unknown_share:.1%}", unknown)
     for k, value in ((1, s.top1), (3, s.top3), (5, s.top5)):
         among = "is the first suggestion" if k == 1 else f"is among the first {k} suggestions"
-        table.add_row(f"top-{k} accuracy", f"{value:.1%}", f"the next word {among}")
+        table.add_row(f"top-{k} accuracy", _fmt(value if s.words else None, ".1%"), f"the next word {among}")
     table.add_row(
         f"keystroke savings (K={ksr.k})", f"{ksr.rate:.1%}",
         f"{ksr.keystrokes:,} keystrokes instead of {ksr.baseline:,}; {ksr.accepted:,} words accepted",
