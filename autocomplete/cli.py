@@ -169,6 +169,7 @@ def train(
     if not files:
         files = [bundled.default_corpus()]
         out.print(Text.assemble("Training on the bundled corpus ", render.plain(files[0].name, "bold")))
+    files = _read_once(files)
     reporter = render.RichReporter(out)
     try:
         result = run_training(files, settings, name=name, force=force, reporter=reporter)
@@ -176,6 +177,23 @@ def train(
         reporter.close()
     out.print(render.training_summary(result))
     out.print(_try_it(result.name))
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr; the text is shown as it is, never as markup."""
+    from autocomplete import render
+
+    stderr_console().print(Text.assemble(("warning:", "bold yellow"), " ", render.plain(text)))
+
+
+def _read_once(files: list[Path]) -> list[Path]:
+    """The corpus files with a file given twice kept once, and a warning saying so."""
+    from autocomplete.corpus import distinct
+
+    files, notes = distinct(files)
+    for note in notes:
+        warn(note)
+    return files
 
 
 def _try_it(name: str) -> Text:
@@ -280,8 +298,7 @@ def evaluate(
     from autocomplete import render
 
     if result.training_text:
-        warning = f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out"
-        stderr_console().print(Text.assemble(("warning:", "bold yellow"), " ", render.plain(warning)))
+        warn(f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out")
     if as_json:
         sys.stdout.write(_json_line({**result.to_json(), "model": info.name}))
         return
