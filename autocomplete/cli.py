@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from autocomplete import store
-from autocomplete.errors import AutocompleteError, Interrupted, UsageError
+from autocomplete.errors import AutocompleteError, ExitStatus, UsageError
+from autocomplete.text import MARKERS
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
@@ -26,32 +29,47 @@ app.add_typer(models_app, name="models")
 MAX_TOP_K = 1000
 
 
-def consoles() -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; made per call so tests' redirected streams are honoured."""
-    return Console(), Console(stderr=True)
+def stdout_console() -> Console:
+    """Made per call, so that tests' redirected streams are honoured."""
+    return Console()
+
+
+def stderr_console() -> Console:
+    """For errors and warnings; made per call, as stdout_console()."""
+    return Console(stderr=True, soft_wrap=True)
 
 
 def friendly_errors(command):
-    """Turn the project's errors into one line on stderr and a non-zero exit; never a traceback."""
+    """Turn the project's errors into one line on stderr and the exit status they name; never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except AutocompleteError as error:
-            Console(stderr=True, highlight=False).print(
-                f"[bold red]error:[/bold red] {error}", markup=True, soft_wrap=True
-            )
-            code = 2 if isinstance(error, UsageError) else 130 if isinstance(error, Interrupted) else 1
-            raise typer.Exit(code) from None
+            from autocomplete.render import one_line  # only on the error path: render imports more
+
+            message = Text.assemble(("error:", "bold red"), " ", one_line(str(error)))
+            stderr_console().print(message)
+            raise typer.Exit(error.status) from None
         except KeyboardInterrupt:
-            Console(stderr=True).print("[yellow]interrupted[/yellow]")
-            raise typer.Exit(130) from None
+            stderr_console().print(Text("interrupted", style="yellow"))
+            raise typer.Exit(ExitStatus.INTERRUPTED) from None
         except BrokenPipeError:  # `autocomplete predict --stdin | head`
             sys.stderr.close()
-            raise typer.Exit(0) from None
+            raise typer.Exit(ExitStatus.SUCCESS) from None
 
     return wrapper
+
+
+# Characters that readers splitting on Unicode line breaks (Python's splitlines) would cut a line at.
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+
+
+def _json_line(data: dict) -> str:
+    """One JSON object on exactly one line, whatever the reader counts as a line break; a NaN or infinity
+    raises instead of writing invalid JSON."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
 
 
 def check_top_k(top_k: int) -> int:
@@ -146,7 +164,7 @@ def train(
     from autocomplete import bundled, config, render
     from autocomplete.train import train as run_training
 
-    out, _ = consoles()
+    out = stdout_console()
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
@@ -155,21 +173,42 @@ def train(
     )  # fmt: skip
     if not files:
         files = [bundled.default_corpus()]
-        out.print(f"Training on the bundled corpus [bold]{files[0].name}[/bold]")
+        out.print(Text.assemble("Training on the bundled corpus ", render.plain(files[0].name, "bold")))
+    files = _read_once(files)
     reporter = render.RichReporter(out)
     try:
         result = run_training(files, settings, name=name, force=force, reporter=reporter)
     finally:
         reporter.close()
     out.print(render.training_summary(result))
-    out.print(
-        f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] '
-        "or [bold]autocomplete repl[/bold]"
-    )
+    out.print(_try_it(result.name))
 
 
-def _example_prompt() -> str:
-    return "the "
+def warn(text: str) -> None:
+    """One warning line on stderr; the text is shown as it is, never as markup."""
+    from autocomplete import render
+
+    stderr_console().print(Text.assemble(("warning:", "bold yellow"), " ", render.plain(text)))
+
+
+def _read_once(files: list[Path]) -> list[Path]:
+    """The corpus files with a file given twice kept once, and a warning saying so."""
+    from autocomplete.corpus import distinct
+
+    files, notes = distinct(files)
+    for note in notes:
+        warn(note)
+    return files
+
+
+def _try_it(name: str) -> Text:
+    """A first command to run: predict after the model's most frequent word, a context it knows well."""
+    from autocomplete import render
+
+    words = store.load(name)[1].vocab.words[len(MARKERS) :]
+    prompt = f"{words[0]} " if words else ""
+    command = render.plain(f'autocomplete predict "{prompt}" --model {name}', "bold")
+    return Text.assemble("Try it: ", command, " or ", ("autocomplete repl", "bold"))
 
 
 @app.command()
@@ -202,15 +241,23 @@ def predict(
     if stdin:
         _predict_stream(predictor, info.name, top_k, as_json)
         return
-    answer = suggest(text, predictor, top_k)
+    answer = suggest(_valid_text(text), predictor, top_k)
     if as_json:
-        sys.stdout.write(json.dumps({**answer.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
+        sys.stdout.write(_json_line({**answer.to_json(), "model": info.name}))
         return
     from autocomplete import render
 
-    out, _ = consoles()
     chosen = "" if model else store.default_note(info)
-    out.print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
+    stdout_console().print(render.suggestions_table(answer, title=f"model: {info.name}{chosen}"))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_text(text: str) -> str:
+    """`text` with lone surrogates (Python's stand-ins for undecodable bytes in argv) made U+FFFD, so that
+    every answer is valid UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
@@ -218,10 +265,13 @@ def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> No
     from autocomplete.suggest import suggest
 
     write, flush = sys.stdout.write, sys.stdout.flush
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")  # a stray byte becomes U+FFFD, as in corpus files
     for line in sys.stdin:
-        answer = suggest(line[:-1] if line.endswith("\n") else line, predictor, top_k)
+        text = _valid_text(line.removesuffix("\n").removesuffix("\r"))  # CRLF from Windows editors
+        answer = suggest(text, predictor, top_k)
         if as_json:
-            write(json.dumps({**answer.to_json(), "model": model_name}, ensure_ascii=False) + "\n")
+            write(_json_line({**answer.to_json(), "model": model_name}))
         else:
             write("\t".join(s.word for s in answer.items) + "\n")
         flush()
@@ -248,14 +298,18 @@ def evaluate(
 
     check_top_k(top_k)
     info, predictor = store.load(model)
-    result = run_evaluation(textfile, predictor, top_k)
-    if as_json:
-        sys.stdout.write(json.dumps({**result.to_json(), "model": info.name}, ensure_ascii=False) + "\n")
-        return
+    trained_on = [f.get("sha256") for f in info.meta.get("corpus", []) if isinstance(f, dict)]
+    result = run_evaluation(textfile, predictor, top_k, trained_on)
     from autocomplete import render
 
+    if result.training_text:
+        warn(f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out")
+    if as_json:
+        sys.stdout.write(_json_line({**result.to_json(), "model": info.name}))
+        return
+
     chosen = "" if model else store.default_note(info)
-    consoles()[0].print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
+    stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
 
 
 @models_app.callback()
@@ -266,10 +320,12 @@ def models(ctx: typer.Context) -> None:
         return
     from autocomplete import render
 
-    out, _ = consoles()
+    out = stdout_console()
     infos = store.list_models(verify=True)
     if not infos:
-        out.print(f"No models yet in {store.models_dir()}. Train one: [bold]autocomplete train FILE[/bold]")
+        folder = render.plain(store.models_dir())
+        hint = ("autocomplete train FILE", "bold")
+        out.print(Text.assemble("No models yet in ", folder, ". Train one: ", hint))
         return
     out.print(render.models_table(infos, store.default_name(infos)))
 
@@ -278,9 +334,13 @@ def models(ctx: typer.Context) -> None:
 @friendly_errors
 def models_rm(name: Annotated[str, typer.Argument(help="The model to remove.")]) -> None:
     """Remove a model from the store."""
+    from autocomplete import render
+
     removed = store.remove(name)
-    note = f"; {removed.note}" if removed.note else ""
-    consoles()[0].print(f"Removed model {name} ({removed.path}){note}", markup=False)
+    line = Text.assemble("Removed model ", render.plain(name, "bold"), " (", render.plain(removed.path), ")")
+    if removed.note:
+        line.append(f"; {removed.note}")
+    stdout_console().print(line)
 
 
 @app.command()

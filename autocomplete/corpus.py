@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
+import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +41,16 @@ def check_file(path: Path) -> CorpusFile:
     if path.is_dir():
         raise CorpusError(f"{path} is a directory: give the text files inside it instead")
     try:
-        size = path.stat().st_size
+        info = path.stat()  # never opens: opening a FIFO with no writer would wait for one
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CorpusError(
+            f"{path} is not a regular file (a pipe, a device or a socket): training reads its corpus twice, "
+            "so save the text to a file first (e.g. `head -300 f > part.txt`)"
+        )
+    try:
+        size = info.st_size
         with path.open("rb") as f:
             head = f.read(_SNIFF_BYTES)
     except OSError as e:
@@ -67,6 +79,30 @@ def _sniff_encoding(path: Path, head: bytes) -> str:
     if sample.count("\ufffd") > 0.1 * max(len(sample), 1):
         raise CorpusError(f"{path} is not UTF-8 text (most of it does not decode): convert it to UTF-8 first")
     return "utf-8"
+
+
+def distinct(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The paths with every file given more than once (the same file, by device and inode) kept once, and
+    a note for each such file; paths that cannot be stat'ed are kept for check_file to report."""
+    seen: dict[tuple[int, int], Path] = {}
+    kept, times = [], Counter()
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            kept.append(path)
+            continue
+        key = (info.st_dev, info.st_ino)
+        times[key] += 1
+        if key not in seen:
+            seen[key] = path
+            kept.append(path)
+    notes = [
+        f"{seen[key]} given {'twice' if n == 2 else f'{n} times'}: read once"
+        for key, n in times.items()
+        if n > 1
+    ]
+    return kept, notes
 
 
 def read_lines(corpus_file: CorpusFile) -> Iterator[str]:

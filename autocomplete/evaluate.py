@@ -36,8 +36,9 @@ on the whole text typed so far before every keystroke.
 from __future__ import annotations
 
 import itertools
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -45,7 +46,7 @@ from typing import Protocol
 import numpy as np
 
 from autocomplete import metrics
-from autocomplete.corpus import check_file, read_tokens
+from autocomplete.corpus import CorpusFile, check_file, read_tokens
 from autocomplete.errors import CorpusError
 from autocomplete.metrics import FIRST_WORD_ID
 from autocomplete.suggest import suggest
@@ -89,25 +90,41 @@ class Evaluation:
     ksr: KeystrokeSavings
     words: int  # words in the text (boundaries not counted)
     seconds: float
+    sha256: str = ""  # of the file's bytes
+    training_text: bool = False  # the file is one the model was trained on: the figures are not held-out
 
     @property
     def words_per_second(self) -> float:
         return self.words / self.seconds if self.seconds > 0 else float("inf")
 
+    @property
+    def note(self) -> str | None:
+        """Why there is no perplexity or accuracy, when there is none."""
+        if self.scores.words:
+            return None
+        if self.scores.unknown:
+            return "no word of the file is in the vocabulary"
+        return "too few words to score"
+
     def to_json(self) -> dict:
-        s = self.scores
+        """Valid JSON always (null where a figure does not exist, with the note saying why)."""
+        scores = self.scores.to_json()
+        scores.pop("note", None)
+        speed = self.words_per_second
         return {
-            "file": str(self.path), "words": self.words, "scored": s.words, "unknown": s.unknown,
-            "unknown_share": s.unknown_share, "perplexity": s.perplexity, "top1": s.top1, "top3": s.top3,
-            "top5": s.top5, "ksr": self.ksr.to_json(), "seconds": self.seconds,
-            "words_per_second": self.words_per_second,
+            "file": str(self.path), "words": self.words, "scored": scores.pop("words"), **scores,
+            **({"note": self.note} if self.note else {}), "ksr": self.ksr.to_json(), "seconds": self.seconds,
+            "words_per_second": speed if math.isfinite(speed) else None, "sha256": self.sha256,
+            "training_text": self.training_text,
         }  # fmt: skip
 
 
-def evaluate(path: Path, model: EvaluatedModel, k: int = 3) -> Evaluation:
-    """Perplexity, top-1/3/5 accuracy and keystroke savings at `k` of `model` on the text file at `path`."""
+def evaluate(path: Path, model: EvaluatedModel, k: int = 3, trained_on: Iterable[str] = ()) -> Evaluation:
+    """Perplexity, top-1/3/5 accuracy and keystroke savings at `k` of `model` on the text file at `path`;
+    `trained_on` holds the sha256s of the model's training files, to tell when the text is one of them."""
     started = time.perf_counter()
-    tokens = read_stream(Path(path))
+    corpus_file = check_file(Path(path))
+    tokens = _tokens(corpus_file)
     words = sum(t != BOUNDARY for t in tokens)
     if not words:
         raise CorpusError(f"{path} has no words to evaluate on")
@@ -115,12 +132,17 @@ def evaluate(path: Path, model: EvaluatedModel, k: int = 3) -> Evaluation:
     contexts, targets = metrics.windows(ids, model.context_size)
     scores = metrics.score(model.batch_probs, contexts, targets)
     ksr = keystroke_savings(tokens, model, k)
-    return Evaluation(Path(path), scores, ksr, words, time.perf_counter() - started)
+    seconds, sha256 = time.perf_counter() - started, corpus_file.sha256
+    return Evaluation(Path(path), scores, ksr, words, seconds, sha256, sha256 in set(trained_on))
 
 
 def read_stream(path: Path) -> list[str]:
     """The file's tokens as training reads them: a boundary first, then words and boundaries."""
-    return list(itertools.chain([BOUNDARY], read_tokens([check_file(path)])))
+    return _tokens(check_file(path))
+
+
+def _tokens(corpus_file: CorpusFile) -> list[str]:
+    return list(itertools.chain([BOUNDARY], read_tokens([corpus_file])))
 
 
 def keystroke_savings(tokens: Sequence[str], model, k: int = 3, start: int = 0) -> KeystrokeSavings:

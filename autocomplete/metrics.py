@@ -8,6 +8,7 @@ as the user sees them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,10 +42,13 @@ class NextWordScores:
         return self.unknown / max(self.words + self.unknown, 1)
 
     def to_json(self) -> dict:
-        return {
-            "words": self.words, "unknown": self.unknown, "unknown_share": self.unknown_share,
-            "perplexity": self.perplexity, "top1": self.top1, "top3": self.top3, "top5": self.top5,
-        }  # fmt: skip
+        """Valid JSON always: with no word scored there is no figure, so null and a note, never NaN."""
+        figures = {"perplexity": self.perplexity, "top1": self.top1, "top3": self.top3, "top5": self.top5}
+        scored = self.words > 0
+        figures = {k: v if scored and math.isfinite(v) else None for k, v in figures.items()}
+        note = {} if scored else {"note": "no word was scored"}
+        return {"words": self.words, "unknown": self.unknown, "unknown_share": self.unknown_share, **figures,
+                **note}  # fmt: skip
 
 
 def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 256) -> NextWordScores:

@@ -1,6 +1,7 @@
 """Rich renderings of the core's answers: tables for suggestions, models, training; the training progress bar.
 
 Functions take plain data and return renderables; the caller owns the Console (tests pass a StringIO one).
+User strings (file, model and corpus names, words, typed text) go in as `Text`, never as markup.
 """
 
 from __future__ import annotations
@@ -23,6 +24,23 @@ from autocomplete.metrics import NextWordScores
 from autocomplete.store import ModelInfo
 from autocomplete.suggest import Suggestions
 from autocomplete.text import BOUNDARY
+
+
+def one_line(text: str) -> str:
+    """`text` with each unprintable character (newline, escape, ...) written as its Python escape: a user's
+    string stays on one line and cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def plain(text: object, style: str = "") -> Text:
+    """A user string as text that rich never reads as markup, on one line."""
+    return Text(one_line(str(text)), style=style)
+
+
+def _title(title: str | None) -> Text | None:
+    return None if title is None else plain(title)
 
 
 def bar(fraction: float, width: int = 20) -> Text:
@@ -50,14 +68,14 @@ def context_text(s: Suggestions) -> Text:
 def suggestions_table(s: Suggestions, title: str | None = None) -> Table:
     what = f"words starting with “{s.prefix}”" if s.prefix else "next word"
     caption = Text.assemble("context: ", context_text(s), f" · {what}")
-    table = Table(title=title, caption=caption, caption_justify="left")
+    table = Table(title=_title(title), caption=caption, caption_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("word", style="bold green")
     table.add_column("probability", justify="right")
     table.add_column("", min_width=20)
     top = max((x.probability for x in s.items), default=1.0) or 1.0
     for rank, item in enumerate(s.items, start=1):
-        table.add_row(str(rank), item.word, f"{item.probability:.1%}", bar(item.probability / top))
+        table.add_row(str(rank), plain(item.word), f"{item.probability:.1%}", bar(item.probability / top))
     if not s.items:
         empty = "no known word starts with that" if s.prefix else "no suggestion"
         table.add_row("", Text(empty, style="dim"), "", "")
@@ -72,8 +90,8 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
     """The models as a table, then one line per broken model saying what is wrong and what to do."""
     caption = None
     if infos:
-        mark = " · ● the default (the newest that loads)" if default else ""
-        caption = f"store: {infos[0].path.parent}{mark}"
+        default_note = " · ● the default (the newest that loads)" if default else ""
+        caption = Text.assemble("store: ", plain(infos[0].path.parent), default_note)
     table = Table(title="Models", caption=caption, caption_justify="left")
     table.add_column("", width=1)
     table.add_column("name", style="bold", no_wrap=True)
@@ -86,18 +104,18 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
         meta = info.meta
         mark = Text("●", style="green") if info.name == default else ""
         if info.problem:
-            table.add_row(mark, info.name, Text("✗ broken", style="red"), "", "", "", "")
+            table.add_row(mark, plain(info.name), Text("✗ broken", style="red"), "", "", "", "")
             continue
         validation = meta.get("validation") or {}
         corpus = ", ".join(f.get("name", "?") for f in meta.get("corpus", []))
         table.add_row(
-            mark, info.name, corpus, f"{meta.get('vocab_size', 0):,}",
+            mark, plain(info.name), plain(corpus), f"{meta.get('vocab_size', 0):,}",
             str(meta.get("config", {}).get("context", "?")),
             _fmt(validation.get("perplexity"), ".1f"), info.created.replace("T", " ")[:16],
         )  # fmt: skip
     notes = [
-        Text.assemble(("✗ ", "red"), (info.name, "bold"), f": {info.problem}; remove it with ",
-                      (f"autocomplete models rm {info.name}", "bold"), " and train it again")
+        Text.assemble(("✗ ", "red"), plain(info.name, "bold"), f": {one_line(info.problem)}; remove it with ",
+                      plain(f"autocomplete models rm {info.name}", "bold"), " and train it again")
         for info in infos if info.problem
     ]  # fmt: skip
     return Group(table, *notes)
@@ -108,6 +126,9 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
         table.add_row(label, "— (corpus too small for a validation part)")
         return
     unseen = f" (and {scores.unknown:,} unseen ones, not scored)" if scores.unknown else ""
+    if not scores.words:
+        table.add_row(label, f"— (no word of the validation part was seen in training){unseen}")
+        return
     table.add_row(
         label,
         f"perplexity {scores.perplexity:.1f} · top-1 {scores.top1:.1%} · top-5 {scores.top5:.1%} "
@@ -117,12 +138,12 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
 
 def training_summary(result) -> Table:
     """The table printed after `train`: what was learnt, how well, and where it went."""
-    table = Table(title=f"Trained {result.name!r}", show_header=False, title_justify="left")
+    table = Table(title=plain(f"Trained {result.name!r}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for f in result.files:
         note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
-        table.add_row("corpus", f"{f.path}{note}")
+        table.add_row("corpus", Text.assemble(plain(f.path), note))
     table.add_row("words", f"{result.words:,}")
     vocabulary = f"{result.vocab_size:,} (including 3 markers)"
     if result.lstm_words < result.vocab_size:
@@ -145,7 +166,7 @@ def training_summary(result) -> Table:
     else:
         scores_rows(table, "validation", result.validation)
     table.add_row("time", f"{result.seconds:.0f} s")
-    table.add_row("saved to", str(result.path))
+    table.add_row("saved to", plain(result.path))
     return table
 
 
@@ -169,7 +190,7 @@ class RichReporter:
 
     def phase(self, text: str) -> None:
         self.close()  # a phase after the epochs means training is over
-        self.console.print(f"[dim]…[/dim] {text}")
+        self.console.print(Text.assemble(("…", "dim"), " ", plain(text)))
 
     def start(self, epochs: int, steps: int) -> None:
         self.epochs = epochs
@@ -199,17 +220,19 @@ class RichReporter:
 def evaluation_table(e, title: str | None = None) -> Table:
     """The table printed by `evaluate` (e: autocomplete.evaluate.Evaluation)."""
     s, ksr = e.scores, e.ksr
-    table = Table(title=title, show_header=False, title_justify="left",
-                  caption=f"{e.path} · {e.words:,} words", caption_justify="left")  # fmt: skip
+    caption = Text.assemble(plain(e.path), f" · {e.words:,} words")
+    table = Table(title=_title(title), show_header=False, title_justify="left",
+                  caption=caption, caption_justify="left")  # fmt: skip
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_column(style="dim")
-    table.add_row("perplexity", _fmt(s.perplexity, ".1f"), f"over {s.words:,} words in the vocabulary")
+    scored = f"over {s.words:,} words in the vocabulary" if s.words else f"none: {e.note}"
+    table.add_row("perplexity", _fmt(s.perplexity if s.words else None, ".1f"), scored)
     unknown = f"{s.unknown:,} not in the vocabulary (not scored)"
     table.add_row("unknown words", f"{s.unknown_share:.1%}", unknown)
     for k, value in ((1, s.top1), (3, s.top3), (5, s.top5)):
         among = "is the first suggestion" if k == 1 else f"is among the first {k} suggestions"
-        table.add_row(f"top-{k} accuracy", f"{value:.1%}", f"the next word {among}")
+        table.add_row(f"top-{k} accuracy", _fmt(value if s.words else None, ".1%"), f"the next word {among}")
     table.add_row(
         f"keystroke savings (K={ksr.k})", f"{ksr.rate:.1%}",
         f"{ksr.keystrokes:,} keystrokes instead of {ksr.baseline:,}; {ksr.accepted:,} words accepted",

@@ -26,7 +26,7 @@ from autocomplete.errors import CorpusError, Interrupted
 from autocomplete.inference import LstmWeights, Predictor, lstm_probs
 from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.text import BOUNDARY
-from autocomplete.vocab import UNKNOWN_ID, Vocabulary
+from autocomplete.vocab import UNKNOWN_ID, Vocabulary, check_learnable
 
 
 class Reporter(Protocol):
@@ -81,6 +81,7 @@ def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
             f"{names} has {words} word{'s' * (words != 1)}: a context of {config.context} needs at least "
             f"{config.context + 1}; give a longer text"
         )
+    check_learnable(counts, config.min_count, ", ".join(f.name for f in files))
     vocab = Vocabulary.build(counts, config.max_vocab, config.min_count)
     ids = vocab.encode(itertools.chain([BOUNDARY], read_tokens(files)))
     return PreparedCorpus(files, vocab, ids, words)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from autocomplete.errors import CorpusError, UsageError
 from autocomplete.text import BOUNDARY, MARKERS, UNKNOWN
 
 PAD_ID, UNKNOWN_ID, BOUNDARY_ID = 0, 1, 2
@@ -88,6 +89,22 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
         return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+def check_learnable(counts: Counter[str], min_count: int, names: str) -> None:
+    """Refuse, before any training, a vocabulary with nothing to learn: no word reaches `min_count`, or no
+    word occurs twice (a model learns what follows a word from the times it recurs)."""
+    top, most = max(((c, w) for w, c in counts.items() if w not in MARKERS), default=(0, ""))
+    if top < min_count:
+        raise UsageError(
+            f"no word of {names} occurs {min_count:,} times (the most frequent, {most!r}, occurs {top:,}): "
+            "lower --min-count"
+        )
+    if top < 2:
+        raise CorpusError(
+            f"every word of {names} occurs once: a model learns from words that recur; give a longer text "
+            "(a few hundred words at least)"
+        )
 
 
 assert BOUNDARY == MARKERS[BOUNDARY_ID] and UNKNOWN == MARKERS[UNKNOWN_ID]

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from autocomplete import store
 from autocomplete.cli import app
+from autocomplete.errors import ExitStatus
 from autocomplete.text import BOUNDARY
 
 
@@ -23,7 +24,7 @@ def run(*args: str, input: str | None = None):
     return CliRunner().invoke(app, list(args), input=input, env=CLI_ENV)
 
 
-def assert_one_line_error(result, code: int, message: str) -> None:
+def assert_one_line_error(result, code: ExitStatus, message: str) -> None:
     """Exit `code` and one line on stderr that says `message` (stdout holds at most progress lines)."""
     assert result.exit_code == code, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -86,7 +87,7 @@ def test_train_refuses_a_bad_corpus(tmp_path, store_home, kind, message):
     folder = tmp_path / "in"
     folder.mkdir()
     result = run("train", str(bad_corpus(kind, folder)))
-    assert_one_line_error(result, 1, message)
+    assert_one_line_error(result, ExitStatus.ERROR, message)
     assert leftovers(store_home) == []
 
 
@@ -105,12 +106,21 @@ def test_train_refuses_a_bad_corpus(tmp_path, store_home, kind, message):
     ],
 )
 def test_train_refuses_bad_options(corpus_file, store_home, args, message):
-    assert_one_line_error(run("train", str(corpus_file), *args), 2, message)
+    assert_one_line_error(run("train", str(corpus_file), *args), ExitStatus.USAGE, message)
+
+
+def test_the_try_it_line_starts_from_the_models_most_frequent_word(make_model):
+    from autocomplete.cli import _try_it
+
+    make_model("fr", words="le chat est sur le tapis".split())  # write_model keeps this order as ranks
+    assert _try_it("fr").plain == 'Try it: autocomplete predict "le " --model fr or autocomplete repl'
 
 
 def test_train_refuses_an_existing_name_without_force(corpus_file, make_model):
     make_model("corpus")  # the name the corpus file's stem gives
-    assert_one_line_error(run("train", str(corpus_file)), 1, "a model named 'corpus' exists: pass --force")
+    assert_one_line_error(
+        run("train", str(corpus_file)), ExitStatus.ERROR, "a model named 'corpus' exists: pass --force"
+    )
 
 
 # --- predict --------------------------------------------------------------------------------------
@@ -175,13 +185,13 @@ def test_predict_with_a_prefix_that_matches_nothing(model_home):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["the", "--model", "nope"], 1, "no model named 'nope'"),
-        (["the", "--model", "../up"], 2, "invalid model name ../up"),
-        (["the", "--top-k", "0"], 2, "--top-k must be between 1 and 1000 (got 0)"),
-        (["the", "--top-k", "-5"], 2, "--top-k must be between 1 and 1000 (got -5)"),
-        (["the", "--top-k", "100000"], 2, "--top-k must be between 1 and 1000 (got 100000)"),
-        ([], 2, "give either TEXT or --stdin"),
-        (["the", "--stdin"], 2, "give either TEXT or --stdin"),
+        (["the", "--model", "nope"], ExitStatus.ERROR, "no model named 'nope'"),
+        (["the", "--model", "../up"], ExitStatus.USAGE, "invalid model name ../up"),
+        (["the", "--top-k", "0"], ExitStatus.USAGE, "--top-k must be between 1 and 1000 (got 0)"),
+        (["the", "--top-k", "-5"], ExitStatus.USAGE, "--top-k must be between 1 and 1000 (got -5)"),
+        (["the", "--top-k", "100000"], ExitStatus.USAGE, "--top-k must be between 1 and 1000 (got 100000)"),
+        ([], ExitStatus.USAGE, "give either TEXT or --stdin"),
+        (["the", "--stdin"], ExitStatus.USAGE, "give either TEXT or --stdin"),
     ],
 )
 def test_predict_refuses_bad_arguments(make_model, args, code, message):
@@ -192,19 +202,21 @@ def test_predict_refuses_bad_arguments(make_model, args, code, message):
 def test_predict_top_k_that_is_not_a_number(make_model):
     make_model("m")
     result = run("predict", "the", "--top-k", "many")
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == ExitStatus.USAGE and "Traceback" not in result.output
     assert "--top-k" in result.stderr  # typer's own usage error
 
 
 def test_predict_without_any_model(store_home):
-    assert_one_line_error(run("predict", "the "), 1, "no trained model yet: run `autocomplete train FILE`")
+    assert_one_line_error(
+        run("predict", "the "), ExitStatus.ERROR, "no trained model yet: run `autocomplete train FILE`"
+    )
 
 
 def test_predict_a_broken_model(make_model, store_home):
     make_model("bad")
     (store_home / "models" / "bad" / store.WEIGHTS_FILE).write_bytes(b"PK\x03\x04 truncated")
     assert_one_line_error(
-        run("predict", "the ", "-m", "bad"), 1, "remove it with `autocomplete models rm bad`"
+        run("predict", "the ", "-m", "bad"), ExitStatus.ERROR, "remove it with `autocomplete models rm bad`"
     )
 
 
@@ -293,8 +305,8 @@ def test_models_rm(make_model, store_home):
     assert result.exit_code == 0 and "Removed model a" in result.stdout
     assert [i.name for i in store.list_models()] == ["b"]
     assert leftovers(store_home) == []
-    assert_one_line_error(run("models", "rm", "a"), 1, "no model named 'a'")
-    assert_one_line_error(run("models", "rm", "../b"), 2, "invalid model name")
+    assert_one_line_error(run("models", "rm", "a"), ExitStatus.ERROR, "no model named 'a'")
+    assert_one_line_error(run("models", "rm", "../b"), ExitStatus.USAGE, "invalid model name")
 
 
 def test_help_lists_the_commands():

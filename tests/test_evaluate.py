@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from autocomplete import evaluate as evaluation
 from autocomplete.cli import app
+from autocomplete.errors import ExitStatus
 from autocomplete.evaluate import evaluate, keystroke_savings, read_stream, typed_text
 from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
@@ -216,11 +217,11 @@ def test_cli_evaluate_json(make_model, held_out):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["missing.txt"], 1, "not found"),
-        (["EMPTY"], 1, "is empty"),
-        (["HELD", "--top-k", "0"], 2, "--top-k"),
-        (["HELD", "--model", "nope"], 1, "no model named 'nope'"),
-        (["DOTS"], 1, "no words"),
+        (["missing.txt"], ExitStatus.ERROR, "not found"),
+        (["EMPTY"], ExitStatus.ERROR, "is empty"),
+        (["HELD", "--top-k", "0"], ExitStatus.USAGE, "--top-k"),
+        (["HELD", "--model", "nope"], ExitStatus.ERROR, "no model named 'nope'"),
+        (["DOTS"], ExitStatus.ERROR, "no words"),
     ],
 )
 def test_cli_evaluate_errors(make_model, held_out, tmp_path, args, code, message):
@@ -237,7 +238,7 @@ def test_cli_evaluate_errors(make_model, held_out, tmp_path, args, code, message
 
 def test_cli_evaluate_without_a_model(store_home, held_out):
     result = run("evaluate", str(held_out))
-    assert result.exit_code == 1 and "no trained model yet" in result.stderr
+    assert result.exit_code == ExitStatus.ERROR and "no trained model yet" in result.stderr
 
 
 def test_evaluate_never_imports_tensorflow(make_model, held_out, store_home):
@@ -261,3 +262,70 @@ def test_evaluate_a_trained_model(trained_model, model_home):
     answer = json.loads(result.stdout)
     assert answer["unknown"] == 0 and math.isfinite(answer["perplexity"])
     assert answer["ksr"]["rate"] > 0.2  # its own training text: the words are predictable
+
+
+# --- no figure, no NaN; the model's own text -----------------------------------------------------------
+
+
+def strict_json(text: str) -> dict:
+    """json.loads that refuses NaN and Infinity, which are not JSON."""
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("text", "scored", "unknown", "note"),
+    [
+        ("Cat.\n", 0, 0, "too few words to score"),
+        ("Zebra quagga okapi gnu.\n", 0, 3, "no word of the file is in the vocabulary"),
+    ],
+    ids=["one word", "no known word"],
+)
+def test_cli_evaluate_json_without_figures_is_valid_json(make_model, tmp_path, text, scored, unknown, note):
+    make_model("m1")
+    path = tmp_path / "few.txt"
+    path.write_text(text, encoding="utf-8")
+    result = run("evaluate", str(path), "--json")
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
+    answer = strict_json(result.stdout)
+    assert (answer["scored"], answer["unknown"], answer["note"]) == (scored, unknown, note)
+    assert [answer[k] for k in ("perplexity", "top1", "top3", "top5")] == [None] * 4
+    table = run("evaluate", str(path))
+    assert table.exit_code == ExitStatus.SUCCESS, table.output
+    assert f"│ perplexity │ — │ none: {note} │" in " ".join(table.stdout.split())
+
+
+def test_scores_without_a_scored_word_are_null_in_json():
+    from autocomplete.metrics import NextWordScores
+
+    data = NextWordScores(0, 3, math.nan, 0.0, 0.0, 0.0).to_json()
+    assert json.dumps(data, allow_nan=False)  # would raise on a NaN
+    assert data == {"words": 0, "unknown": 3, "unknown_share": 1.0, "perplexity": None, "top1": None,
+                    "top3": None, "top5": None, "note": "no word was scored"}  # fmt: skip
+
+
+def test_cli_evaluate_warns_on_the_models_own_training_text(make_model, store_home, held_out):
+    import hashlib
+
+    make_model("m1")
+    meta_path = store_home / "models" / "m1" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    sha256 = hashlib.sha256(held_out.read_bytes()).hexdigest()
+    meta_path.write_text(json.dumps({**meta, "corpus": [{"name": "x.txt", "sha256": sha256}]}))
+    result = run("evaluate", str(held_out), "--json")
+    assert result.exit_code == ExitStatus.SUCCESS, result.output
+    assert result.stderr == (
+        f"warning: {held_out} is text model 'm1' was trained on: these figures are not held-out\n"
+    )
+    answer = strict_json(result.stdout)
+    assert answer["training_text"] is True and answer["sha256"] == sha256 and answer["perplexity"] > 0
+
+
+def test_cli_evaluate_held_out_text_says_so(make_model, held_out):
+    make_model("m1")
+    result = run("evaluate", str(held_out), "--json")
+    assert result.exit_code == ExitStatus.SUCCESS and result.stderr == ""
+    assert strict_json(result.stdout)["training_text"] is False
