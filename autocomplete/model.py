@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 
 import numpy as np
 
@@ -111,6 +112,14 @@ def export_weights(model) -> LstmWeights:
     return LstmWeights(
         embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias
     )
+
+
+def save_keras(lstm: LstmWeights, config: TrainConfig, path) -> None:
+    """The network as a .keras file: no optimizer state (a third of the size), and a plain Dense softmax
+    even when training tied it."""
+    clean = build_model(lstm.vocab_size, replace(config, tie_embeddings=False))
+    clean.set_weights(list(lstm.to_arrays().values()))
+    clean.save(path)
 
 
 def load_keras_model(path):

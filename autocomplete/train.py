@@ -13,13 +13,13 @@ import signal
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from autocomplete import metrics, store
+from autocomplete import metrics, modelfile, store
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile, check_file, read_tokens
 from autocomplete.errors import CorpusError, Interrupted
@@ -136,7 +136,7 @@ def train(
                     corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight
                 )
         reporter.phase("Saving")
-        path = _save(name, force, corpus, config, model, predictor, tracker, validation_scores, refit_epochs)
+        path = _save(name, force, corpus, config, predictor, tracker, validation_scores, refit_epochs)
     return TrainResult(
         name=name, path=path, files=corpus.files, words=corpus.words, vocab_size=len(corpus.vocab),
         parameters=model.count_params(), epochs_run=tracker.epochs_run, best_epoch=tracker.best_epoch,
@@ -380,32 +380,18 @@ def _best_weight(lstm: LstmWeights, ngram: KneserNey, contexts, targets) -> floa
     return validation.best_mix(lstm)[0] if validation is not None else 0.5
 
 
-def _save(name, force, corpus, config, model, predictor, tracker, validation, refit_epochs) -> Path:
-    from autocomplete.model import build_model
+def _save(name, force, corpus, config, predictor, tracker, validation, refit_epochs) -> Path:
+    from autocomplete.model import save_keras
 
     with store.writing(name, force) as folder:
-        corpus.vocab.save(folder / store.VOCAB_FILE)
-        np.savez(folder / store.WEIGHTS_FILE, **predictor.lstm.to_arrays())
-        if predictor.ngram is not None:
-            np.savez(folder / store.NGRAM_FILE, **predictor.ngram.to_arrays())
-        # No optimizer state (a third of the size), and a plain Dense softmax even when training tied it.
-        clean = build_model(predictor.lstm.vocab_size, replace(config, tie_embeddings=False))
-        clean.set_weights(list(predictor.lstm.to_arrays().values()))
-        clean.save(folder / store.KERAS_FILE)
-        meta = store.new_meta(
+        modelfile.save(
+            folder, predictor, config, write_keras=lambda path: save_keras(predictor.lstm, config, path),
             corpus=[
                 {"name": f.name, "sha256": f.sha256, "bytes": f.size, "replaced_bytes": f.replaced}
                 for f in corpus.files
             ],
-            words=corpus.words,
-            tokens=int(len(corpus.ids)),
-            vocab_size=len(corpus.vocab),
-            config=config.to_json(),
-            lstm_weight=predictor.lstm_weight,
-            epochs_run=tracker.epochs_run,
-            best_epoch=tracker.best_epoch,
-            refit_epochs=refit_epochs,
+            words=corpus.words, tokens=int(len(corpus.ids)), epochs_run=tracker.epochs_run,
+            best_epoch=tracker.best_epoch, refit_epochs=refit_epochs,
             validation=validation.to_json() if validation else None,
-        )
-        store.write_json(folder / store.META_FILE, meta)
+        )  # fmt: skip
     return store.models_dir() / name

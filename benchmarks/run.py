@@ -37,7 +37,7 @@ import numpy as np
 import report
 from baselines import MostFrequentFollower, kneser_ney
 
-from autocomplete import metrics, store
+from autocomplete import metrics, modelfile, store
 from autocomplete.blas import use_one_blas_thread
 from autocomplete.config import TrainConfig
 from autocomplete.evaluate import Evaluation, evaluate, read_stream
@@ -167,7 +167,7 @@ def fit_baseline(kind: str, train_path: Path, out: Path) -> None:
     else:
         model = MostFrequentFollower.fit(corpus.vocab, corpus.ids)
     out.mkdir(parents=True, exist_ok=True)
-    corpus.vocab.save(out / store.VOCAB_FILE)
+    corpus.vocab.save(out / modelfile.VOCAB_FILE)
     np.savez(out / "model.npz", **model.to_arrays())
 
 
@@ -205,7 +205,7 @@ def bench_corpus(label: str, train_path: Path, test_path: Path, work: Path, late
         row = Row(title, evaluate(test_path, predictor, K))
         row.train_seconds, row.peak_mb = trained[key]
         row.disk_bytes = folder_bytes(info.folder)
-        read = folder_bytes(info.folder, [store.WEIGHTS_FILE, store.NGRAM_FILE, store.VOCAB_FILE])
+        read = folder_bytes(info.folder, [modelfile.WEIGHTS_FILE, modelfile.NGRAM_FILE, modelfile.VOCAB_FILE])
         row.disk_note = f"{read / 1e6:.1f} MB of it read by `predict`"
         meta = info.meta
         row.extra = {

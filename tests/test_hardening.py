@@ -1,7 +1,7 @@
 """Issue 5: interrupted and concurrent work, untrusted files, inputs at the limits.
 
 Signals and races are tested on real processes and the real store; model folders that need no training
-are written from random weights through the store itself (`_numpy_model`), so these tests stay fast.
+are written from random weights through the store itself (`conftest.write_model`), so these tests stay fast.
 """
 
 from __future__ import annotations
@@ -16,50 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import WORDS, leftovers, write_model
 
-from autocomplete import store
+from autocomplete import modelfile, store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import CorpusError, StoreError
-from autocomplete.inference import WEIGHT_NAMES
-from autocomplete.ngram import KneserNey
-from autocomplete.vocab import Vocabulary
-
-WORDS = "the cat sat on a mat and the dog ran to the red barn while a bird sang".split()
 
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("AUTOCOMPLETE_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def _numpy_model(name: str, seed: int, force: bool = False, vocab_words=WORDS) -> None:
-    """A valid model folder (no Keras file) made from random weights, saved through store.writing."""
-    rng = np.random.default_rng(seed)
-    vocab = Vocabulary(("", "<unk>", "</s>") + tuple(dict.fromkeys(vocab_words)))
-    v, e, h, d = len(vocab), 4, 5, 6
-    shapes = [(v, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, v), (v,)]
-    weights = {n: rng.normal(size=s).astype(np.float32) for n, s in zip(WEIGHT_NAMES, shapes, strict=True)}
-    ngram = KneserNey.fit(rng.integers(3, v, size=200), v, 3)
-    with store.writing(name, force) as folder:
-        vocab.save(folder / store.VOCAB_FILE)
-        np.savez(folder / store.WEIGHTS_FILE, **weights)
-        np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
-        meta = store.new_meta(config=TrainConfig().to_json(), lstm_weight=0.5, seed=seed)
-        store.write_json(folder / store.META_FILE, meta)
-
-
-def _temp_folders(home: Path) -> list[str]:
-    """Leftovers: temporary entries, and version folders no model link points at."""
-    folder = home / "models"
-    if not folder.exists():
-        return []
-    linked = {p.resolve().name for p in folder.iterdir() if p.is_symlink()}
-    return [
-        p.name
-        for p in folder.iterdir()
-        if p.name.startswith(".tmp-") or (p.name.startswith(".v-") and p.name not in linked)
-    ]
 
 
 def _corpus(path: Path, words: int = 4000, seed: int = 0) -> Path:
@@ -106,7 +73,7 @@ def test_signal_after_an_epoch_saves_the_best_model(tmp_path, home, signum):
     assert "Traceback" not in out
     info, predictor = store.load("sig")
     assert info.meta["epochs_run"] >= 2 and len(predictor.vocab) > 3
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 @pytest.mark.slow
@@ -121,7 +88,7 @@ def test_signal_before_the_first_epoch_leaves_nothing(tmp_path, home, signum):
     assert "nothing was saved" in out or "interrupted" in out
     assert "Traceback" not in out
     assert not (home / "models" / "sig").exists()
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 @pytest.mark.slow
@@ -136,11 +103,11 @@ def test_two_trainings_to_one_name_one_wins(tmp_path, home):
     assert second.returncode == 1 and "another `autocomplete train` is writing model 'sig'" in out2
     assert "Traceback" not in out2
     store.load("sig")
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_readers_see_the_old_or_the_new_model_while_it_is_replaced(home):
-    _numpy_model("m", seed=0)
+    write_model("m", seed=0)
     seen, errors, stop = set(), [], threading.Event()
 
     def read():
@@ -156,17 +123,17 @@ def test_readers_see_the_old_or_the_new_model_while_it_is_replaced(home):
     for t in readers:
         t.start()
     for seed in range(1, 30):
-        _numpy_model("m", seed=seed, force=True)
+        write_model("m", seed=seed, force=True)
     stop.set()
     for t in readers:
         t.join()
     assert errors == []
     assert len(seen) > 1
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_disk_full_while_saving_keeps_the_old_model(home, monkeypatch):
-    _numpy_model("m", seed=1)
+    write_model("m", seed=1)
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -174,9 +141,9 @@ def test_disk_full_while_saving_keeps_the_old_model(home, monkeypatch):
     with monkeypatch.context() as patched:
         patched.setattr(np, "savez", full)
         with pytest.raises(StoreError, match="No space left on device; nothing was changed"):
-            _numpy_model("m", seed=2, force=True)
+            write_model("m", seed=2, force=True)
     assert store.load("m")[0].meta["seed"] == 1
-    assert _temp_folders(home) == []
+    assert leftovers(home) == []
 
 
 def test_unwritable_store_is_a_clear_error(tmp_path, monkeypatch):
@@ -185,7 +152,7 @@ def test_unwritable_store_is_a_clear_error(tmp_path, monkeypatch):
     # root can write anywhere; not under a file
     monkeypatch.setenv("AUTOCOMPLETE_HOME", str(blocker / "home"))
     with pytest.raises(StoreError, match="cannot write to the model store .*set AUTOCOMPLETE_HOME"):
-        _numpy_model("m", seed=0)
+        write_model("m", seed=0)
 
 
 def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
@@ -201,10 +168,10 @@ def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
 
 
 def test_a_pickled_npz_is_refused_and_listed_as_broken(home):
-    _numpy_model("good", seed=0)
-    _numpy_model("evil", seed=1)
+    write_model("good", seed=0)
+    write_model("evil", seed=1)
     evil = np.array([{"payload": 1}], dtype=object)
-    np.savez(home / "models" / "evil" / store.WEIGHTS_FILE, embedding=evil)
+    np.savez(home / "models" / "evil" / modelfile.WEIGHTS_FILE, embedding=evil)
     with pytest.raises(StoreError, match="model 'evil' is broken .*`autocomplete models rm evil`"):
         store.load("evil")
     listed = {i.name: i.problem for i in store.list_models(verify=True)}

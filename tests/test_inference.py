@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autocomplete import store
+from autocomplete import modelfile
 from autocomplete.config import TrainConfig
 from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs, widen
 from autocomplete.ngram import KneserNey
@@ -72,8 +72,9 @@ def test_saved_weights_match_the_saved_keras_model(trained_model):
     from autocomplete.model import import_keras
 
     keras = import_keras()
-    model = keras.saving.load_model(trained_model.folder / store.KERAS_FILE, compile=False, safe_mode=True)
-    with np.load(trained_model.folder / store.WEIGHTS_FILE, allow_pickle=False) as arrays:
+    path = trained_model.folder / modelfile.KERAS_FILE
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    with np.load(trained_model.folder / modelfile.WEIGHTS_FILE, allow_pickle=False) as arrays:
         weights = LstmWeights.from_arrays(arrays)
     vocab_size = weights.vocab_size
     contexts = np.random.default_rng(2).integers(0, vocab_size, size=(32, trained_model.config.context))

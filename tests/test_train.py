@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autocomplete
-from autocomplete import metrics, store
+from autocomplete import metrics, modelfile, store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import CorpusError, Interrupted, UsageError
 from autocomplete.inference import LstmWeights, Predictor
@@ -43,20 +43,20 @@ from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 def test_the_model_folder_holds_everything(trained_model):
     files = {p.name for p in trained_model.folder.iterdir()}
     assert files == {
-        store.KERAS_FILE,
-        store.WEIGHTS_FILE,
-        store.NGRAM_FILE,
-        store.VOCAB_FILE,
-        store.META_FILE,
+        modelfile.KERAS_FILE,
+        modelfile.WEIGHTS_FILE,
+        modelfile.NGRAM_FILE,
+        modelfile.VOCAB_FILE,
+        modelfile.META_FILE,
     }
     assert not any(p.name.startswith(".tmp-") for p in (trained_model.home / "models").iterdir())
 
 
 @pytest.mark.slow
 def test_meta_json(trained_model):
-    meta = json.loads((trained_model.folder / store.META_FILE).read_text(encoding="utf-8"))
+    meta = json.loads((trained_model.folder / modelfile.META_FILE).read_text(encoding="utf-8"))
     result = trained_model.result
-    assert meta["format_version"] == store.FORMAT_VERSION
+    assert meta["format_version"] == modelfile.FORMAT_VERSION
     assert meta["package_version"] == autocomplete.__version__
     data = trained_model.corpus.read_bytes()
     assert meta["corpus"] == [
@@ -87,7 +87,7 @@ def test_meta_json(trained_model):
 def test_train_result(trained_model):
     result = trained_model.result
     assert result.name == "tiny" and result.path == trained_model.home / "models" / "tiny"
-    assert result.vocab_size == len(Vocabulary.load(trained_model.folder / store.VOCAB_FILE))
+    assert result.vocab_size == len(Vocabulary.load(trained_model.folder / modelfile.VOCAB_FILE))
     assert not result.interrupted and result.parameters > 0 and result.seconds > 0
     assert result.files[0].sha256 == hashlib.sha256(trained_model.corpus.read_bytes()).hexdigest()
 
@@ -229,7 +229,7 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
     assert suggest("Quietly the heron considered sev", predictor).items[0].word == "seventeen"
     # the n-gram remembers what followed, and shares the LSTM's "other word" output accordingly
     assert suggest("the heron considered ", predictor, k=20).items[0].word == "seventeen"
-    keras_model = load_keras_model(info.path / store.KERAS_FILE)
+    keras_model = load_keras_model(info.path / modelfile.KERAS_FILE)
     assert keras_model.output_shape == (None, predictor.lstm.vocab_size)
     # RARE ends the text, so validation meets its words first: scored as unknown, not as probability 0
     for scores in (info.meta["validation"], result.validation_lstm.to_json()):
