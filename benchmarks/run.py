@@ -37,16 +37,16 @@ import numpy as np
 import report
 from baselines import MostFrequentFollower, kneser_ney
 
-from autocomplete import metrics, modelfile, store
+from autocomplete import modelfile, store
 from autocomplete.blas import use_one_blas_thread
 from autocomplete.config import TrainConfig
+from autocomplete.dataset import prepare, windows
 from autocomplete.evaluate import Evaluation, evaluate, read_stream
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import MARKERS
-from autocomplete.train import prepare
-from autocomplete.vocab import Vocabulary
+from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -149,8 +149,8 @@ def without_cache(predictor: Predictor) -> Predictor:
 def infinite_perplexity(model: MostFrequentFollower, test: Path) -> tuple[str, float]:
     """Its maximum-likelihood probability of each scored test word: the share that gets 0."""
     ids = model.vocab.encode(read_stream(test))
-    contexts, targets = metrics.windows(ids, model.context_size)
-    keep = targets >= metrics.FIRST_WORD_ID
+    contexts, targets = windows(ids, model.context_size)
+    keep = targets >= FIRST_WORD_ID
     p = np.array([model.probability(c, t) for c, t in zip(contexts[keep], targets[keep], strict=True)])
     zero = float((p == 0).mean())
     return f"∞ ({zero:.1%} of test words get probability 0)", zero

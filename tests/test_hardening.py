@@ -189,7 +189,7 @@ def test_a_one_gigabyte_file_is_refused_before_reading(tmp_path):
 
 
 def test_a_single_long_line_streams(tmp_path):
-    from autocomplete.train import prepare
+    from autocomplete.dataset import prepare
 
     line = tmp_path / "line.txt"
     line.write_text(" ".join(WORDS) * 30000)  # ~2.6 MB with no newline at all
@@ -198,7 +198,7 @@ def test_a_single_long_line_streams(tmp_path):
 
 
 def test_one_bad_file_among_several_is_named(tmp_path):
-    from autocomplete.train import prepare
+    from autocomplete.dataset import prepare
 
     good = _corpus(tmp_path / "good.txt", words=50)
     bad = tmp_path / "bad.bin"
@@ -227,7 +227,7 @@ def test_right_to_left_and_mixed_scripts_tokenize(tmp_path):
 def test_a_file_that_fails_mid_read_is_a_clear_error(tmp_path, monkeypatch):
     """The disk (or a network share) fails after the first chunk: one line naming the file, no traceback."""
     from autocomplete import corpus
-    from autocomplete.train import prepare
+    from autocomplete.dataset import prepare
 
     path = _corpus(tmp_path / "flaky.txt", words=400_000)  # > 1 MiB: read in more than one chunk
     real_open = Path.open
@@ -261,7 +261,7 @@ def test_a_file_that_fails_mid_read_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_a_file_deleted_after_the_check_is_a_clear_error(tmp_path):
-    from autocomplete.train import prepare
+    from autocomplete.dataset import prepare
 
     path = _corpus(tmp_path / "gone.txt", words=100)
     from autocomplete import corpus

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from autocomplete import modelfile
 from autocomplete.config import TrainConfig
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs, widen
+from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs
+from autocomplete.mixing import widen
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS

@@ -12,28 +12,21 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import CORPUS_TEXT, TINY, leftovers
+from conftest import CORPUS_TEXT, TINY, leftovers, random_lstm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autocomplete
-from autocomplete import metrics, modelfile, store
+from autocomplete import dataset, metrics, modelfile, store
 from autocomplete.config import TrainConfig
+from autocomplete.dataset import prepare, validation_size, windows
 from autocomplete.errors import CorpusError, Interrupted, UsageError
-from autocomplete.inference import LstmWeights, Predictor
-from autocomplete.model import load_keras_model
+from autocomplete.inference import Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS, tokenize
-from autocomplete.train import (
-    SilentReporter,
-    Validation,
-    _best_weight,
-    _validation_size,
-    lstm_vocab_size,
-    prepare,
-    train,
-)
+from autocomplete.train import SilentReporter, train
+from autocomplete.validation import EpochTracker, Validation, best_weight
 from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 
 # --- the session's real model ---------------------------------------------------------------------
@@ -161,37 +154,31 @@ def test_prepare(corpus_file):
     ("windows", "split", "size"), [(100, 0.1, 10), (1, 0.1, 0), (2, 0.5, 1), (3, 0.01, 1), (10, 0.5, 5)]
 )
 def test_validation_is_a_tail_of_at_least_one_window(windows, split, size):
-    assert _validation_size(windows, split) == size
-
-
-def _random_lstm(f: int, seed: int) -> LstmWeights:
-    rng = np.random.default_rng(seed)
-    shapes = [(f, 4), (4, 8), (2, 8), (8,), (2, 3), (3,), (3, f), (f,)]
-    return LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+    assert validation_size(windows, split) == size
 
 
 def test_best_weight_prefers_the_better_model():
     v = 8
     ids = np.tile(np.arange(3, v), 40)  # a deterministic cycle: the n-gram learns it exactly
     ngram = KneserNey.fit(ids, v, 3)
-    noise = _random_lstm(v, 0)
+    noise = random_lstm(v, 0, e=4, h=2, d=3)
     contexts = np.stack([ids[:-2], ids[1:-1]], axis=1)[:50]
-    assert _best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
+    assert best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**16), lstm_words=st.integers(4, 12), with_ngram=st.booleans())
-def test_validation_perplexity_is_the_shipped_predictors(seed, lstm_words, with_ngram):
+@given(seed=st.integers(0, 2**16), lstm_vocab_size=st.integers(4, 12), with_ngram=st.booleans())
+def test_validation_perplexity_is_the_shipped_predictors(seed, lstm_vocab_size, with_ngram):
     """best_mix reads each target's probability off the LSTM as `widen` would spread it: the perplexity it
     reports at its weight is what the Predictor scores, and no other weight on the grid scores better."""
     rng = np.random.default_rng(seed)
     v = 12
     ids = rng.integers(3, v, size=300).astype(np.int32)
-    f = lstm_words if with_ngram else v  # without the n-gram the LSTM covers every word
+    f = lstm_vocab_size if with_ngram else v  # without the n-gram the LSTM covers every word
     ngram = KneserNey.fit(ids[:200], v, 3) if with_ngram else None
-    contexts, targets = metrics.windows(ids, 2)
+    contexts, targets = windows(ids, 2)
     validation = Validation.build(contexts[200:], targets[200:], f, v, ngram)
-    lstm = _random_lstm(f, seed)
+    lstm = random_lstm(f, seed, e=4, h=2, d=3)
     weight, perplexity, alone = validation.best_mix(lstm)
     vocab = Vocabulary((*MARKERS, *(f"w{i}" for i in range(3, v))))
     y = targets[200:]
@@ -229,6 +216,8 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
     assert suggest("Quietly the heron considered sev", predictor).items[0].word == "seventeen"
     # the n-gram remembers what followed, and shares the LSTM's "other word" output accordingly
     assert suggest("the heron considered ", predictor, k=20).items[0].word == "seventeen"
+    from autocomplete.model import load_keras_model
+
     keras_model = load_keras_model(info.path / modelfile.KERAS_FILE)
     assert keras_model.output_shape == (None, predictor.lstm.vocab_size)
     # RARE ends the text, so validation meets its words first: scored as unknown, not as probability 0
@@ -238,10 +227,10 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
 
 def test_the_lstm_vocabulary_is_the_frequent_words_or_all_without_the_ngram(corpus_file):
     corpus = prepare([corpus_file], TINY)
-    assert lstm_vocab_size(corpus, TINY) == len(corpus.vocab)  # CORPUS_TEXT repeats every word
+    assert dataset.lstm_vocab_size(corpus, TINY) == len(corpus.vocab)  # CORPUS_TEXT repeats every word
     four = TrainConfig(**{**TINY.to_json(), "lstm_min_count": 4})  # every word occurs 3 or 6+ times
-    assert len(MARKERS) < lstm_vocab_size(corpus, four) < len(corpus.vocab)
-    assert lstm_vocab_size(corpus, TrainConfig(**{**four.to_json(), "ngram": False})) == len(corpus.vocab)
+    assert len(MARKERS) < dataset.lstm_vocab_size(corpus, four) < len(corpus.vocab)
+    assert dataset.lstm_vocab_size(corpus, TrainConfig(**{**four.to_json(), "ngram": False})) == len(corpus.vocab)
 
 
 class InterruptRefit(SilentReporter):
@@ -261,12 +250,16 @@ class InterruptRefit(SilentReporter):
 @pytest.mark.slow
 def test_ctrl_c_while_training_again_keeps_the_first_network(corpus_file, store_home):
     result = train([corpus_file], TINY, name="cut", reporter=InterruptRefit())
-    assert not result.interrupted  # the model saved is complete: the one validation chose
+    # the model saved is complete, the one validation chose, and the result says the refit was skipped
+    assert (result.interrupted, result.interrupted_during, result.refit_skipped) == (True, "refit", True)
+    assert result.refit_epochs == 0 and result.epochs_run == TINY.epochs
     info, predictor = store.load("cut")
     assert info.meta["refit_epochs"] == 0 and suggest("the ", predictor).items
+    assert (info.meta["interrupted_during"], info.meta["refit_skipped"]) == ("refit", True)
     assert leftovers(store_home) == []
 
 
+@pytest.mark.slow
 def test_no_refit_when_told_not_to(corpus_file, store_home):
     config = TrainConfig(**{**TINY.to_json(), "refit_epochs": 0, "epochs": 1})
     phases = []
@@ -340,18 +333,12 @@ class Scripted:
     ],
 )
 def test_stopping_waits_while_the_lstm_still_learns(scores, stops_after, best):
-    from autocomplete.model import build_model, import_keras
-    from autocomplete.train import _tracker
-
-    keras = import_keras()
-    tracker = _tracker(keras, 1, SilentReporter(), Scripted(scores))
-    tracker.set_model(build_model(10, TrainConfig(embedding_dim=4, units=4, hidden=4)))
-    tracker.model.stop_training = False  # as fit() sets it
-    for epoch in range(len(scores)):
-        tracker.on_epoch_end(epoch, {"loss": 1.0})
-        if tracker.model.stop_training:
+    tracker = EpochTracker(1, Scripted(scores))
+    for epoch in range(1, len(scores) + 1):
+        tracker.end_epoch(epoch, 1.0, None)
+        if tracker.stop:
             break
-    assert (epoch + 1, tracker.best_epoch) == (stops_after, best)
+    assert (epoch, tracker.best_epoch) == (stops_after, best)
     assert tracker.best_mix_weight == scores[best - 1][0]
 
 
