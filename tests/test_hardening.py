@@ -155,6 +155,7 @@ def test_unwritable_store_is_a_clear_error(tmp_path, monkeypatch):
         write_model("m", seed=0)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_a_keras_file_with_a_lambda_layer_is_refused(tmp_path):
     from autocomplete.model import import_keras, load_keras_model
 

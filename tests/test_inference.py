@@ -35,6 +35,7 @@ def random_keras_model():
     return model, export_weights(model)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_numpy_matches_keras_on_random_weights(random_keras_model):
     model, weights = random_keras_model
     contexts = np.random.default_rng(1).integers(0, 50, size=(64, 3))
@@ -44,6 +45,7 @@ def test_numpy_matches_keras_on_random_weights(random_keras_model):
         np.testing.assert_allclose(lstm_probs(weights, contexts[i]), expected[i], atol=1e-5)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_numpy_matches_keras_with_tied_embeddings():
     """Tied, the softmax's kernel is the embedding matrix: export_weights writes it out as a plain kernel."""
     from autocomplete.model import build_model, export_weights
@@ -58,6 +60,7 @@ def test_numpy_matches_keras_with_tied_embeddings():
     np.testing.assert_allclose(lstm_probs(weights, contexts), keras_probs(model, contexts), atol=1e-5)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_weight_names_follow_the_keras_layer_order(random_keras_model):
     # weights.npz is written from export_weights; reading the layers positionally must give the same arrays.
     model, weights = random_keras_model
