@@ -409,3 +409,66 @@ def test_ctrl_c_before_the_first_epoch_saves_nothing(corpus_file, model_home):
     assert [i.name for i in store.list_models()] == ["tiny"]
     assert (model_home / "models" / "tiny").resolve() == before and store.load("tiny")
     assert leftovers(model_home) == []
+
+
+# --- what reaches the model: seeds, presets, options ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_same_corpus_same_seed_same_model(corpus_file, store_home):
+    config = TrainConfig(**{**TINY.to_json(), "epochs": 1, "refit_epochs": 1, "seed": 5})
+    for name in ("first", "second"):
+        train([corpus_file], config, name=name)
+    other = train([corpus_file], TrainConfig(**{**config.to_json(), "seed": 6}), name="other")
+
+    def arrays(name):
+        with np.load((store_home / "models" / name / modelfile.WEIGHTS_FILE), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+
+    first, second = arrays("first"), arrays("second")
+    assert first.keys() == second.keys() and len(first) == 8
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+    assert not np.array_equal(arrays("other")["embedding"], first["embedding"]) and other.epochs_run == 1
+
+
+def cli_train(corpus, *options):
+    from typer.testing import CliRunner
+
+    from autocomplete.cli import app
+
+    result = CliRunner().invoke(app, ["train", str(corpus), *options], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.slow
+def test_every_cli_option_reaches_the_saved_config(corpus_file, store_home):
+    cli_train(
+        corpus_file, "--name", "opts", "--context", "3", "--embedding-dim", "6", "--units", "7", "--hidden",
+        "5", "--dropout", "0.1", "--no-tie-embeddings", "--epochs", "1", "--patience", "2", "--batch-size",
+        "128", "--learning-rate", "0.01", "--val-split", "0.2", "--max-vocab", "40", "--min-count", "2",
+        "--ngram", "--lstm-min-count", "4", "--refit-epochs", "1", "--seed", "9",
+    )  # fmt: skip
+    info, predictor = store.load("opts")
+    assert modelfile.config_of(info.meta) == TrainConfig(
+        context=3, embedding_dim=6, units=7, hidden=5, dropout=0.1, tie_embeddings=False, epochs=1,
+        patience=2, batch_size=128, learning_rate=0.01, val_split=0.2, max_vocab=40, min_count=2, ngram=True,
+        lstm_min_count=4, refit_epochs=1, seed=9,
+    )  # fmt: skip
+    lstm = predictor.lstm
+    assert (lstm.embedding.shape[1], lstm.lstm_recurrent.shape[0], lstm.hidden_kernel.shape[1]) == (6, 7, 5)
+    assert predictor.context_size == 3 and len(predictor.vocab) <= len(MARKERS) + 40
+
+
+@pytest.mark.slow
+def test_preset_tiny_is_the_courses_sizes(corpus_file, store_home):
+    cli_train(corpus_file, "--name", "course", "--preset", "tiny", "--epochs", "1")
+    info, predictor = store.load("course")
+    config = modelfile.config_of(info.meta)
+    assert (config.embedding_dim, config.units, config.hidden, config.dropout) == (8, 8, 8, 0.0)
+    assert (config.tie_embeddings, config.ngram, config.epochs) == (False, False, 1)
+    lstm, v = predictor.lstm, len(predictor.vocab)
+    assert lstm.embedding.shape == (v, 8) and lstm.lstm_kernel.shape == (8, 32)
+    assert lstm.hidden_kernel.shape == (8, 8) and lstm.output_kernel.shape == (8, v)
+    assert predictor.ngram is None and predictor.lstm_weight == 1.0
