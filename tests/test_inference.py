@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_lstm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -99,9 +100,7 @@ def test_check_shapes_refuses_arrays_that_do_not_chain():
 
 
 def random_weights(vocab_size: int, seed: int = 0, e: int = 4, h: int = 6, d: int = 5) -> LstmWeights:
-    rng = np.random.default_rng(seed)
-    shapes = [(vocab_size, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, vocab_size), (vocab_size,)]
-    return LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+    return random_lstm(vocab_size, seed, e, h, d)
 
 
 @pytest.fixture
