@@ -47,11 +47,11 @@ import numpy as np
 
 from autocomplete import metrics
 from autocomplete.corpus import CorpusFile, check_file, read_tokens
+from autocomplete.dataset import windows
 from autocomplete.errors import CorpusError
-from autocomplete.metrics import FIRST_WORD_ID
 from autocomplete.suggest import suggest
-from autocomplete.text import BOUNDARY, MARKERS, context_window
-from autocomplete.vocab import Vocabulary
+from autocomplete.text import BOUNDARY, context_window
+from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
 
 class EvaluatedModel(Protocol):
@@ -129,7 +129,7 @@ def evaluate(path: Path, model: EvaluatedModel, k: int = 3, trained_on: Iterable
     if not words:
         raise CorpusError(f"{path} has no words to evaluate on")
     ids = model.vocab.encode(tokens)
-    contexts, targets = metrics.windows(ids, model.context_size)
+    contexts, targets = windows(ids, model.context_size)
     scores = metrics.score(model.batch_probs, contexts, targets)
     ksr = keystroke_savings(tokens, model, k)
     seconds, sha256 = time.perf_counter() - started, corpus_file.sha256
@@ -189,7 +189,7 @@ def _shown(probs: np.ndarray, vocab: Vocabulary, word_id: int, prefix: str, k: i
         above, level = int((scores > mine).sum()), int((scores >= mine).sum())
         return False if above >= k else True if level <= k else None
     # No prefix: suggest() takes the k + 3 best of all ids, drops the markers, keeps k; ties ranked by id.
-    mine, spare = probs[word_id], k + len(MARKERS)
+    mine, spare = probs[word_id], k + FIRST_WORD_ID
     if int((probs[FIRST_WORD_ID:] > mine).sum()) >= k or int((probs > mine).sum()) >= spare:
         return False
     if int((probs >= mine).sum()) > spare:

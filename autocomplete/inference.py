@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from autocomplete.mixing import mixed, widen
 from autocomplete.ngram import KneserNey
 from autocomplete.vocab import UNKNOWN_ID, Vocabulary
 
@@ -70,7 +71,7 @@ def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
     """The network's softmax after reading the context: (context,) -> (F,), or (batch, context) -> (batch, F).
 
     F = w.vocab_size: the LSTM knows the first F ids of the vocabulary (the most frequent words); a context id
-    beyond them is read as the unknown marker, whose output is "some other word" (see `widen`)."""
+    beyond them is read as the unknown marker, whose output is "some other word" (see `mixing.widen`)."""
     units = w.lstm_recurrent.shape[0]
     ids = np.asarray(context_ids, dtype=np.int64)
     ids = np.where(ids < w.vocab_size, ids, UNKNOWN_ID)
@@ -89,36 +90,6 @@ def lstm_probs(w: LstmWeights, context_ids) -> np.ndarray:
     np.exp(e, out=e)
     e /= e.sum(axis=-1, keepdims=True)
     return e
-
-
-def widen(lstm_p: np.ndarray, vocab_size: int, ngram_p: np.ndarray | None = None) -> np.ndarray:
-    """The LSTM's (..., F) distribution over the whole vocabulary, (..., V).
-
-    The LSTM predicts the F most frequent words itself; its unknown-marker output is the probability of any
-    other word (the rarer words, ids F.., and the unknown marker), shared among them in proportion to the
-    n-gram's probabilities (evenly without an n-gram, or where the n-gram gives them nothing). F == V
-    returns `lstm_p` itself. Slices, not fancy indexing: this runs on every uncached keystroke."""
-    f = lstm_p.shape[-1]
-    if f >= vocab_size:
-        return lstm_p
-    u = slice(UNKNOWN_ID, UNKNOWN_ID + 1)
-    out = np.empty(lstm_p.shape[:-1] + (vocab_size,), lstm_p.dtype)
-    out[..., :f] = lstm_p
-    if ngram_p is not None:
-        out[..., f:] = ngram_p[..., f:]
-        out[..., u] = ngram_p[..., u]
-        total = out[..., f:].sum(axis=-1, keepdims=True) + out[..., u]
-    else:
-        total = np.zeros(lstm_p.shape[:-1] + (1,), lstm_p.dtype)
-    even = total <= 0  # no n-gram, or it gives the other words nothing: share evenly
-    if even.any():
-        out[..., f:] = np.where(even, 1.0, out[..., f:])
-        out[..., u] = np.where(even, 1.0, out[..., u])
-        total = np.where(even, vocab_size - f + 1, total)
-    scale = lstm_p[..., u] / total
-    out[..., f:] *= scale
-    out[..., u] *= scale
-    return out
 
 
 class Predictor:
@@ -155,29 +126,23 @@ class Predictor:
 
     def batch_probs(self, contexts: np.ndarray) -> np.ndarray:
         """Uncached p(. | context) for many contexts at once: (batch, context_size) -> (batch, V), float64."""
-        lam, v = self.lstm_weight, len(self.vocab)
         ngram_p = None
         if self.ngram is not None:
-            ngram_p = np.array([self.ngram.next_word_probs(c) for c in contexts])
-        out = np.zeros((len(contexts), v))
-        if lam < 1.0:
-            out += (1.0 - lam) * ngram_p
-        if lam > 0.0:
-            out += lam * widen(lstm_probs(self.lstm, contexts), v, ngram_p)
-        return out
+            ngram_p = np.array([self.ngram.next_word_probs(c) for c in contexts], dtype=np.float64)
+        if self.lstm_weight <= 0.0:
+            return ngram_p
+        lstm_p = widen(lstm_probs(self.lstm, contexts).astype(np.float64), len(self.vocab), ngram_p)
+        return mixed(lstm_p, ngram_p, self.lstm_weight)
 
     def clear_cache(self) -> None:
         self._cached.cache_clear()
 
     def _compute(self, context: tuple[int, ...]) -> np.ndarray:
-        lam, v = self.lstm_weight, len(self.vocab)
         ngram_p = self.ngram.next_word_probs(context) if self.ngram is not None else None
-        if lam <= 0.0:
+        if self.lstm_weight <= 0.0:
             probs = ngram_p
-        elif lam >= 1.0:
-            probs = widen(lstm_probs(self.lstm, context), v, ngram_p)  # a fresh array either way
-        else:
-            probs = widen(lstm_probs(self.lstm, context), v, ngram_p) * np.float32(lam)
-            probs += np.float32(1.0 - lam) * ngram_p
+        else:  # a fresh array either way: the cache hands it out read-only
+            probs = widen(lstm_probs(self.lstm, context), len(self.vocab), ngram_p)
+            probs = mixed(probs, ngram_p, self.lstm_weight)
         probs.flags.writeable = False
         return probs

@@ -13,19 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from autocomplete.vocab import BOUNDARY_ID, UNKNOWN_ID
+from autocomplete.vocab import FIRST_WORD_ID, UNKNOWN_ID
 
-FIRST_WORD_ID = 3  # ids below are the markers
 TOP_KS = (1, 3, 5)
-
-
-def windows(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every run of context+1 ids as (contexts (n, context), targets (n,)): the course's sliding windows."""
-    ids = np.asarray(ids, dtype=np.int32)
-    if len(ids) <= context:
-        return np.zeros((0, context), np.int32), np.zeros(0, np.int32)
-    view = np.lib.stride_tricks.sliding_window_view(ids, context + 1)
-    return view[:, :context], view[:, context]
 
 
 @dataclass(frozen=True)
@@ -70,5 +60,3 @@ def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 2
     perplexity = float(np.exp(-log_sum / n)) if n else float("nan")
     return NextWordScores(n, unknown, perplexity, *map(float, top))
 
-
-assert BOUNDARY_ID < FIRST_WORD_ID and UNKNOWN_ID < FIRST_WORD_ID

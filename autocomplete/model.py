@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
+from dataclasses import replace
 
 import numpy as np
 
 from autocomplete.config import TrainConfig
 from autocomplete.inference import LstmWeights
+from autocomplete.interrupts import signals_held
 
 
 def import_keras():
@@ -22,25 +22,9 @@ def import_keras():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "keras" in sys.modules:
         return sys.modules["keras"]
-    with _stderr_silenced(), _signals_held():
+    with _stderr_silenced(), signals_held():
         import keras
     return keras
-
-
-@contextlib.contextmanager
-def _signals_held():
-    """Hold Ctrl-C and SIGTERM until the import is over: an interrupt inside TensorFlow's seconds-long import
-    can leave it half-imported (a traceback later) instead of stopping cleanly. A held signal is delivered
-    when the block ends. Threads started meanwhile keep it blocked, so it always reaches the main thread."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -111,6 +95,19 @@ def export_weights(model) -> LstmWeights:
     return LstmWeights(
         embedding, kernel, recurrent, bias, hidden_kernel, hidden_bias, output_kernel, output_bias
     )
+
+
+def save_keras(lstm: LstmWeights, config: TrainConfig, path) -> None:
+    """The network as a .keras file: no optimizer state (a third of the size), and a plain Dense softmax
+    even when training tied it."""
+    clean = build_model(lstm.vocab_size, replace(config, tie_embeddings=False))
+    clean.set_weights(list(lstm.to_arrays().values()))
+    try:
+        clean.save(path)
+    except OSError:
+        raise
+    except Exception as e:  # h5py and zipfile report a failed write in types of their own
+        raise OSError(f"{path.name}: {e or type(e).__name__}") from e  # the store reports OSError cleanly
 
 
 def load_keras_model(path):

@@ -116,11 +116,7 @@ class KneserNey:
             _Level(**{name: arrays[f"l{m}_{name}"] for name in _Level.__dataclass_fields__})
             for m in range(1, int(order))
         ]
-        if "discounts" in arrays:
-            discounts = np.asarray(arrays["discounts"], dtype=np.float64)
-        else:  # saved before modified Kneser-Ney: meta held the one discount
-            d = float(arrays["meta"][2])
-            discounts = np.array([[0.0, d, d, d]] * len(levels))
+        discounts = np.asarray(arrays["discounts"], dtype=np.float64)
         if discounts.shape != (len(levels), 4):
             raise ValueError("ngram.npz's discounts do not fit its order")
         return cls(int(vocab_size), int(order), discounts, arrays["unigram"], levels)

@@ -24,6 +24,7 @@ from autocomplete.metrics import NextWordScores
 from autocomplete.store import ModelInfo
 from autocomplete.suggest import Suggestions
 from autocomplete.text import BOUNDARY
+from autocomplete.vocab import FIRST_WORD_ID
 
 
 def one_line(text: str) -> str:
@@ -111,7 +112,7 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
         table.add_row(
             mark, plain(info.name), plain(corpus), f"{meta.get('vocab_size', 0):,}",
             str(meta.get("config", {}).get("context", "?")),
-            _fmt(validation.get("perplexity"), ".1f"), info.created.replace("T", " ")[:16],
+            _fmt(validation.get("perplexity"), ".1f"), info.created_display,
         )  # fmt: skip
     notes = [
         Text.assemble(("✗ ", "red"), plain(info.name, "bold"), f": {one_line(info.problem)}; remove it with ",
@@ -145,11 +146,10 @@ def training_summary(result) -> Table:
         note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
         table.add_row("corpus", Text.assemble(plain(f.path), note))
     table.add_row("words", f"{result.words:,}")
-    vocabulary = f"{result.vocab_size:,} (including 3 markers)"
-    if result.lstm_words < result.vocab_size:
-        vocabulary += (
-            f"; the LSTM predicts the {result.lstm_words - 3:,} most frequent, the n-gram shares out the rest"
-        )
+    vocabulary = f"{result.vocab_size:,} (including {FIRST_WORD_ID} markers)"
+    if result.lstm_vocab_size < result.vocab_size:
+        own = result.lstm_vocab_size - FIRST_WORD_ID
+        vocabulary += f"; the LSTM predicts the {own:,} most frequent, the n-gram shares out the rest"
     table.add_row("vocabulary", vocabulary)
     table.add_row("parameters", f"{result.parameters:,}")
     epochs = f"{result.epochs_run} (best: {result.best_epoch})"

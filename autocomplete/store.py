@@ -1,42 +1,30 @@
 """The model store: one folder per model under $AUTOCOMPLETE_HOME (or the user data directory).
 
-A model folder holds model.keras (for Keras), weights.npz and ngram.npz (for the numpy predictor),
-vocab.json and meta.json. models/NAME is a symbolic link to a hidden version folder (.v-NAME-xxxx):
-a model is written into a fresh version folder and the link is swapped in one atomic rename, so a
-reader, which resolves the link once and reads every file from that one folder, gets the old model or
-the new one, never a mixture, and never finds the name missing. The store deletes only version folders
-it made that no name points at (`storefs.delete_version`); a link it did not make is unlinked, never
-followed.
+What a model folder holds is modelfile.py's business (its format and its checks). models/NAME is a
+symbolic link to a hidden version folder (.v-NAME-xxxx): a model is written into a fresh version folder
+and the link is swapped in one atomic rename, so a reader, which resolves the link once and reads every
+file from that one folder, gets the old model or the new one, never a mixture, and never finds the name
+missing. The store deletes only version folders it made that no name points at
+(`storefs.delete_version`); a link it did not make is unlinked, never followed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
+from autocomplete import modelfile
 from autocomplete.errors import StoreError, UsageError
-from autocomplete.inference import LstmWeights, Predictor
-from autocomplete.ngram import KneserNey
+from autocomplete.inference import Predictor
 from autocomplete.storefs import VERSION_PREFIX, delete_version, name_lock, real_path
-from autocomplete.vocab import Vocabulary
 
-FORMAT_VERSION = 1
-KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
-    "model.keras", "weights.npz", "ngram.npz", "vocab.json", "meta.json",
-)  # fmt: skip
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _TEMP_PREFIX = ".tmp-"
-_LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
 
 
 def home() -> Path:
@@ -90,6 +78,10 @@ class ModelInfo:
     def created(self) -> str:
         return str(self.meta.get("created", ""))  # str: a hand-edited number must not break sorting
 
+    @property
+    def created_display(self) -> str:
+        return modelfile.created_display(self.created)
+
 
 def list_models(verify: bool = False) -> list[ModelInfo]:
     """All models, newest first; broken ones are listed with their problem, after the healthy ones.
@@ -125,26 +117,8 @@ def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
 
 def _read_info(path: Path, name: str | None = None) -> ModelInfo:
     """The model at `path` (its link or its version folder), described by its meta.json."""
-    name = name or path.name
-    try:
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("not an object")
-    except FileNotFoundError:
-        return ModelInfo(name, path, {}, f"{META_FILE} is missing")
-    except (OSError, ValueError) as e:
-        return ModelInfo(name, path, {}, f"{META_FILE} is unreadable ({e})")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        return ModelInfo(name, path, meta, f"made by a newer autocomplete (format {version}): upgrade")
-    if bad := _bad_meta_fields(meta):  # hand-edited: everything else reads these as the types below
-        return ModelInfo(name, path, meta, f"{META_FILE} has bad values for {', '.join(bad)}")
-    missing = [f for f in (WEIGHTS_FILE, VOCAB_FILE) if not (path / f).is_file()]
-    if meta.get("config", {}).get("ngram", True) and not (path / NGRAM_FILE).is_file():
-        missing.append(NGRAM_FILE)
-    if missing:
-        return ModelInfo(name, path, meta, f"{', '.join(missing)} missing")
-    return ModelInfo(name, path, meta)
+    meta, problem = modelfile.read_meta(path)
+    return ModelInfo(name or path.name, path, meta, problem)
 
 
 def _check(info: ModelInfo, retries: int = 3) -> tuple[ModelInfo, Predictor | None]:
@@ -153,32 +127,15 @@ def _check(info: ModelInfo, retries: int = 3) -> tuple[ModelInfo, Predictor | No
         if info.problem:
             return info, None
         try:
-            return info, _load_predictor(info, info.folder)
+            return info, modelfile.load(info.folder, info.meta)
         except FileNotFoundError:
             # Replaced while we read: the old version folder was deleted under us; read the new one.
             if attempt == retries:
                 return replace(info, problem="its files vanished"), None
             info = _read_link(info.path)
-        except _LOAD_ERRORS as e:
+        except modelfile.LOAD_ERRORS as e:
             return replace(info, problem=_describe(e)), None
     raise AssertionError("unreachable")
-
-
-def _bad_meta_fields(meta: dict) -> list[str]:
-    config = meta.get("config")
-    lstm_weight = meta.get("lstm_weight", 1.0)
-    corpus = meta.get("corpus", [])
-    checks = {
-        "config": isinstance(config, dict),
-        "config.context": (
-            isinstance(config, dict) and type(config.get("context")) is int and config["context"] >= 1
-        ),
-        "vocab_size": type(meta.get("vocab_size", 0)) is int,
-        "lstm_weight": type(lstm_weight) in (int, float) and 0 <= lstm_weight <= 1,
-        "corpus": isinstance(corpus, list) and all(isinstance(f, dict) for f in corpus),
-        "validation": meta.get("validation") is None or isinstance(meta.get("validation"), dict),
-    }
-    return [name for name, ok in checks.items() if not ok]
 
 
 def default_name(infos: list[ModelInfo]) -> str | None:
@@ -244,24 +201,6 @@ def load(name: str | None = None) -> tuple[ModelInfo, Predictor]:
 def _describe(error: Exception) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
     return text[:120]
-
-
-def _load_predictor(info: ModelInfo, folder: Path) -> Predictor:
-    vocab = Vocabulary.load(folder / VOCAB_FILE)
-    config = info.meta["config"]
-    with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
-        lstm = LstmWeights.from_arrays(arrays)
-    lstm.check_shapes()
-    if lstm.vocab_size > len(vocab):  # the LSTM may know only the most frequent words: the first ids
-        raise ValueError(f"vocab.json has {len(vocab)} words but the weights have {lstm.vocab_size}")
-    ngram = None
-    if config.get("ngram", True):
-        with np.load(folder / NGRAM_FILE, allow_pickle=False) as arrays:
-            ngram = KneserNey.from_arrays(dict(arrays))
-        if ngram.vocab_size != len(vocab):
-            raise ValueError(f"vocab.json has {len(vocab)} words but ngram.npz has {ngram.vocab_size}")
-    weight = float(info.meta.get("lstm_weight", 1.0))
-    return Predictor(vocab, int(config["context"]), lstm, ngram, weight)
 
 
 @dataclass(frozen=True)
@@ -378,13 +317,3 @@ def _writable_models_dir() -> Path:
         ) from None
     return folder
 
-
-def new_meta(**fields) -> dict:
-    from autocomplete import __version__
-
-    created = datetime.now(UTC).isoformat(timespec="seconds")
-    return {"format_version": FORMAT_VERSION, "package_version": __version__, "created": created, **fields}
-
-
-def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

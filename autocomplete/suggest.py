@@ -11,9 +11,9 @@ from typing import Protocol
 import numpy as np
 
 from autocomplete.text import BOUNDARY, context_window, split_typed, typed_word
-from autocomplete.vocab import BOUNDARY_ID, PAD_ID, UNKNOWN_ID, Vocabulary
+from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
-_MARKER_IDS = np.array([PAD_ID, UNKNOWN_ID, BOUNDARY_ID])
+_MARKER_IDS = np.arange(FIRST_WORD_ID)
 
 
 class NextWordModel(Protocol):
@@ -26,7 +26,9 @@ class NextWordModel(Protocol):
 
 
 @dataclass(frozen=True)
-class Suggestion:
+class RankedWord:
+    """One suggested word and its probability (renormalised over the prefix's words when there is one)."""
+
     word: str
     probability: float
 
@@ -39,7 +41,7 @@ class Suggestions:
     context: tuple[str, ...]  # the model's context window; BOUNDARY where a sentence starts
     unknown: tuple[str, ...]  # context words the vocabulary does not know (read as the unknown marker)
     prefix: str
-    items: tuple[Suggestion, ...]
+    items: tuple[RankedWord, ...]
 
     def to_json(self) -> dict:
         return {
@@ -74,7 +76,7 @@ def suggest(text: str, model: NextWordModel, k: int = 5) -> Suggestions:
     ids = top if candidates is None else candidates[top]
     typed = typed_word(text) if prefix else ""
     items = tuple(
-        Suggestion(_match_case(vocab.words[i], typed), float(scores[j]))
+        RankedWord(_match_case(vocab.words[i], typed), float(scores[j]))
         for i, j in zip(ids, top, strict=True)
     )
     unknown = tuple(t for t in context if t != BOUNDARY and not vocab.knows(t))

@@ -14,7 +14,9 @@ import numpy as np
 from autocomplete.errors import CorpusError, UsageError
 from autocomplete.text import BOUNDARY, MARKERS, UNKNOWN
 
+# The markers' ids, the one place they are defined; real words start at FIRST_WORD_ID.
 PAD_ID, UNKNOWN_ID, BOUNDARY_ID = 0, 1, 2
+FIRST_WORD_ID = len(MARKERS)
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Vocabulary:
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
         if len(self.index) != len(self.words):
             raise ValueError("a vocabulary lists each word once")
-        real = sorted((w, i) for i, w in enumerate(self.words) if i >= len(MARKERS))
+        real = sorted((w, i) for i, w in enumerate(self.words) if i >= FIRST_WORD_ID)
         ids = np.array([i for _, i in real], dtype=np.int64)
         object.__setattr__(self, "_sorted", ([w for w, _ in real], ids))
 
@@ -69,7 +71,7 @@ class Vocabulary:
     def to_json(self) -> dict:
         return {
             "format": 1,
-            "markers": {"padding": 0, "unknown": UNKNOWN_ID, "boundary": BOUNDARY_ID},
+            "markers": {"padding": PAD_ID, "unknown": UNKNOWN_ID, "boundary": BOUNDARY_ID},
             "index_word": {str(i): w for i, w in enumerate(self.words)},
             "word_index": self.index,
         }
@@ -108,3 +110,4 @@ def check_learnable(counts: Counter[str], min_count: int, names: str) -> None:
 
 
 assert BOUNDARY == MARKERS[BOUNDARY_ID] and UNKNOWN == MARKERS[UNKNOWN_ID]
+assert max(PAD_ID, UNKNOWN_ID, BOUNDARY_ID) < FIRST_WORD_ID

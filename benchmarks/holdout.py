@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from autocomplete import store  # noqa: E402
 from autocomplete.config import TrainConfig  # noqa: E402
+from autocomplete.dataset import prepare  # noqa: E402
 from autocomplete.evaluate import evaluate  # noqa: E402
 from autocomplete.inference import Predictor  # noqa: E402
 from autocomplete.ngram import KneserNey  # noqa: E402
-from autocomplete.train import prepare  # noqa: E402
 
 CORPUS = (ROOT.parent / "shared" / "corpora" / "tinyshakespeare.txt").resolve()
 TRAIN_LINES, HELD_OUT_FROM = 36000, 32400

@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autocomplete import bundled, store  # noqa: E402
+from autocomplete import bundled, modelfile, store  # noqa: E402
 from autocomplete.blas import use_one_blas_thread  # noqa: E402
 from autocomplete.config import TrainConfig  # noqa: E402
 from autocomplete.inference import LstmWeights, Predictor  # noqa: E402
@@ -92,12 +92,8 @@ def random_model(seed: int = 0) -> tuple[Vocabulary, LstmWeights, KneserNey]:
 def save_model(vocab: Vocabulary, lstm: LstmWeights, ngram: KneserNey) -> None:
     """Into the store at $AUTOCOMPLETE_HOME as training would (no model.keras: the REPL never reads it)."""
     config = TrainConfig(embedding_dim=EMBEDDING, units=UNITS, hidden=HIDDEN)
-    meta = store.new_meta(config=config.to_json(), lstm_weight=0.5, vocab_size=len(vocab), corpus=[])
     with store.writing(MODEL_NAME, force=True) as folder:
-        vocab.save(folder / store.VOCAB_FILE)
-        np.savez(folder / store.WEIGHTS_FILE, **lstm.to_arrays())
-        np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
-        store.write_json(folder / store.META_FILE, meta)
+        modelfile.save(folder, Predictor(vocab, config.context, lstm, ngram, 0.5), config, corpus=[])
 
 
 def typing_trace(lines: int) -> list[str]:

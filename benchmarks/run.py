@@ -37,16 +37,16 @@ import numpy as np
 import report
 from baselines import MostFrequentFollower, kneser_ney
 
-from autocomplete import metrics, store
+from autocomplete import modelfile, store
 from autocomplete.blas import use_one_blas_thread
 from autocomplete.config import TrainConfig
+from autocomplete.dataset import prepare, windows
 from autocomplete.evaluate import Evaluation, evaluate, read_stream
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import MARKERS
-from autocomplete.train import prepare
-from autocomplete.vocab import Vocabulary
+from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -149,8 +149,8 @@ def without_cache(predictor: Predictor) -> Predictor:
 def infinite_perplexity(model: MostFrequentFollower, test: Path) -> tuple[str, float]:
     """Its maximum-likelihood probability of each scored test word: the share that gets 0."""
     ids = model.vocab.encode(read_stream(test))
-    contexts, targets = metrics.windows(ids, model.context_size)
-    keep = targets >= metrics.FIRST_WORD_ID
+    contexts, targets = windows(ids, model.context_size)
+    keep = targets >= FIRST_WORD_ID
     p = np.array([model.probability(c, t) for c, t in zip(contexts[keep], targets[keep], strict=True)])
     zero = float((p == 0).mean())
     return f"∞ ({zero:.1%} of test words get probability 0)", zero
@@ -167,7 +167,7 @@ def fit_baseline(kind: str, train_path: Path, out: Path) -> None:
     else:
         model = MostFrequentFollower.fit(corpus.vocab, corpus.ids)
     out.mkdir(parents=True, exist_ok=True)
-    corpus.vocab.save(out / store.VOCAB_FILE)
+    corpus.vocab.save(out / modelfile.VOCAB_FILE)
     np.savez(out / "model.npz", **model.to_arrays())
 
 
@@ -205,7 +205,7 @@ def bench_corpus(label: str, train_path: Path, test_path: Path, work: Path, late
         row = Row(title, evaluate(test_path, predictor, K))
         row.train_seconds, row.peak_mb = trained[key]
         row.disk_bytes = folder_bytes(info.folder)
-        read = folder_bytes(info.folder, [store.WEIGHTS_FILE, store.NGRAM_FILE, store.VOCAB_FILE])
+        read = folder_bytes(info.folder, [modelfile.WEIGHTS_FILE, modelfile.NGRAM_FILE, modelfile.VOCAB_FILE])
         row.disk_note = f"{read / 1e6:.1f} MB of it read by `predict`"
         meta = info.meta
         row.extra = {

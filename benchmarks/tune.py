@@ -35,6 +35,7 @@ from autocomplete.config import TrainConfig
 from autocomplete.evaluate import keystroke_savings, read_stream
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
+from autocomplete.vocab import FIRST_WORD_ID
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -90,14 +91,15 @@ def validation_figures(predictor, tokens, contexts, targets, seen, n_train: int,
 
 def best_weight_on_seen(lstm, ngram, contexts, targets) -> float:
     """The mixing weight train() would choose if validation targets the n-gram never saw were left out."""
-    from autocomplete.train import _best_weight
+    from autocomplete.validation import best_weight
 
-    return _best_weight(lstm, ngram, contexts, targets)
+    return best_weight(lstm, ngram, contexts, targets)
 
 
 def run_one(label: str, overrides: dict, folder: Path, corpus_name: str = "shakespeare") -> dict:
     """Train with the overrides, then score the validation part (run in a subprocess of its own)."""
-    from autocomplete.train import _validation_size, prepare, train
+    from autocomplete.dataset import prepare, validation_size, windows
+    from autocomplete.train import train
 
     config = dataclasses.replace(TrainConfig(), **overrides)
     corpus_path = train_split(folder, corpus_name)
@@ -112,8 +114,8 @@ def run_one(label: str, overrides: dict, folder: Path, corpus_name: str = "shake
     tokens = read_stream(corpus_path)
     assert len(tokens) == len(corpus.ids)
     n = config.context
-    contexts, targets = metrics.windows(corpus.ids, n)
-    n_train = len(targets) - _validation_size(len(targets), config.val_split)
+    contexts, targets = windows(corpus.ids, n)
+    n_train = len(targets) - validation_size(len(targets), config.val_split)
     with np.load(result.path / "weights.npz") as arrays:
         lstm = LstmWeights.from_arrays(arrays)
     if os.environ.get("TUNE_KEEP_WEIGHTS"):  # to study a configuration further, outside this script
@@ -133,7 +135,7 @@ def run_one(label: str, overrides: dict, folder: Path, corpus_name: str = "shake
         "kn": validation_figures(Predictor(vocab, n, None, held_out), *args),
         "weight_on_seen": w_seen,
         "mix_at_weight_on_seen": validation_figures(Predictor(vocab, n, lstm, held_out, w_seen), *args),
-        "unseen_share": float(1 - seen[val_y[val_y >= metrics.FIRST_WORD_ID]].mean()),
+        "unseen_share": float(1 - seen[val_y[val_y >= FIRST_WORD_ID]].mean()),
     }
     return {
         "label": label, "corpus": corpus_name, "overrides": overrides, "config": config.to_json(),

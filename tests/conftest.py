@@ -4,7 +4,8 @@
 - `corpus_file`: a ~400-word text written by the test.
 - `trained_model`: ONE real Keras model trained per session (seconds of TensorFlow), in a store of its own;
   read it, never change it. `model_home` gives a test a private copy of that store to change at will.
-- `make_model`: a valid model folder from random weights, saved through the store (no Keras, milliseconds).
+- `make_model`: a valid model folder from random weights, saved through the store (no Keras, milliseconds);
+  `write_model` is the same writer for tests that need it outside a fixture, `random_lstm` its weights.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autocomplete import store
+from autocomplete import modelfile, store
 from autocomplete.config import TrainConfig
-from autocomplete.inference import WEIGHT_NAMES
+from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.text import MARKERS
 from autocomplete.vocab import Vocabulary
@@ -108,6 +109,13 @@ def model_home(trained_model, tmp_path, monkeypatch) -> Path:
 WORDS = "the cat sat on a mat and the dog ran to the red barn while a bird sang".split()
 
 
+def random_lstm(vocab_size: int, seed: int = 0, e: int = 4, h: int = 5, d: int = 6, scale: float = 1.0):
+    """LstmWeights of a (vocab_size) -> E -> LSTM(H) -> D -> (vocab_size) network, normal(0, scale) each."""
+    rng = np.random.default_rng(seed)
+    shapes = [(vocab_size, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, vocab_size), (vocab_size,)]
+    return LstmWeights(*(rng.normal(scale=scale, size=s).astype(np.float32) for s in shapes))
+
+
 def write_model(
     name: str,
     seed: int = 0,
@@ -116,21 +124,17 @@ def write_model(
     context: int = 2,
     created: str | None = None,
 ) -> Vocabulary:
-    """A valid model folder (no .keras file) made from random weights, saved through store.writing."""
+    """A valid model folder (no .keras file) made from random weights, saved through store.writing and
+    modelfile.save as training saves one."""
     rng = np.random.default_rng(seed)
     vocab = Vocabulary(MARKERS + tuple(dict.fromkeys(words)))
-    v, e, h, d = len(vocab), 4, 5, 6
-    shapes = [(v, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, v), (v,)]
-    weights = {n: rng.normal(size=s).astype(np.float32) for n, s in zip(WEIGHT_NAMES, shapes, strict=True)}
+    v = len(vocab)
+    lstm = random_lstm(v, seed)
     ngram = KneserNey.fit(rng.integers(3, v, size=200), v, 3)
-    meta = store.new_meta(config=TrainConfig(context=context).to_json(), lstm_weight=0.5, seed=seed)
-    if created is not None:
-        meta["created"] = created
+    predictor = Predictor(vocab, context, lstm, ngram, 0.5)
+    extra = {"created": created} if created is not None else {}
     with store.writing(name, force) as folder:
-        vocab.save(folder / store.VOCAB_FILE)
-        np.savez(folder / store.WEIGHTS_FILE, **weights)
-        np.savez(folder / store.NGRAM_FILE, **ngram.to_arrays())
-        store.write_json(folder / store.META_FILE, meta)
+        modelfile.save(folder, predictor, TrainConfig(context=context), seed=seed, **extra)
     return vocab
 
 

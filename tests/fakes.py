@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from autocomplete.text import BOUNDARY, MARKERS
-from autocomplete.vocab import Vocabulary
+from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
 TABLE = {
     BOUNDARY: {"the": 5, "my": 3, "to": 2},
@@ -48,7 +48,7 @@ class FakeModel:
         probs = np.full(len(self.vocab), 1e-4, dtype=np.float32)  # every word possible, a little
         for word, weight in weights.items():
             probs[self.vocab.id(word)] = weight
-        probs[:3] = 0.0  # the markers
+        probs[:FIRST_WORD_ID] = 0.0  # the markers
         return probs / probs.sum()
 
     def probability(self, context_word: str, word: str) -> float:

@@ -14,7 +14,7 @@ import pytest
 from conftest import CLI_ENV, leftovers
 from typer.testing import CliRunner
 
-from autocomplete import store
+from autocomplete import modelfile, store
 from autocomplete.cli import app
 from autocomplete.errors import ExitStatus
 from autocomplete.text import BOUNDARY
@@ -214,7 +214,7 @@ def test_predict_without_any_model(store_home):
 
 def test_predict_a_broken_model(make_model, store_home):
     make_model("bad")
-    (store_home / "models" / "bad" / store.WEIGHTS_FILE).write_bytes(b"PK\x03\x04 truncated")
+    (store_home / "models" / "bad" / modelfile.WEIGHTS_FILE).write_bytes(b"PK\x03\x04 truncated")
     assert_one_line_error(
         run("predict", "the ", "-m", "bad"), ExitStatus.ERROR, "remove it with `autocomplete models rm bad`"
     )
@@ -283,7 +283,7 @@ def test_models_lists_healthy_and_broken(make_model, store_home):
     make_model("old", created="2024-01-01T00:00:00+00:00")
     make_model("new", created="2025-01-01T00:00:00+00:00")
     make_model("bad", created="2026-01-01T00:00:00+00:00")
-    (store_home / "models" / "bad" / store.META_FILE).write_text("{oops")
+    (store_home / "models" / "bad" / modelfile.META_FILE).write_text("{oops")
     result = run("models")
     assert result.exit_code == 0, result.output
     rows = [line.split("│")[1:3] for line in result.stdout.splitlines() if line.startswith("│")]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
-from autocomplete import render, store
+from autocomplete import modelfile, render
 from autocomplete.cli import app, friendly_errors
 from autocomplete.corpus import CorpusFile
 from autocomplete.errors import CorpusError, ExitStatus, Interrupted, StoreError, UsageError
@@ -166,7 +166,8 @@ def test_a_file_name_with_brackets_in_the_training_summary(tmp_path):
     files = [CorpusFile(Path("notes [draft].txt"), 10, "utf-8"), CorpusFile(Path("[/x].txt"), 10, "utf-8")]
     result = TrainResult(
         name="notes", path=tmp_path / "[b]", files=files, words=10, vocab_size=8, parameters=100,
-        epochs_run=1, best_epoch=1, refit_epochs=0, lstm_words=8, interrupted=False, lstm_weight=1.0,
+        epochs_run=1, best_epoch=1, refit_epochs=0, lstm_vocab_size=8, interrupted=False, interrupted_during=None,
+        refit_skipped=False, lstm_weight=1.0,
         validation=None, validation_lstm=None, seconds=1.0,
     )  # fmt: skip
     console = Console(file=io.StringIO(), width=100, color_system=None)
@@ -178,7 +179,7 @@ def test_a_file_name_with_brackets_in_the_training_summary(tmp_path):
 def test_a_corpus_name_with_brackets_in_the_models_table(home_with_a_model, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(home_with_a_model, home, symlinks=True)
-    meta_path = home / "models" / "m" / store.META_FILE
+    meta_path = home / "models" / "m" / modelfile.META_FILE
     meta = json.loads(meta_path.read_text())
     meta_path.write_text(json.dumps({**meta, "corpus": [{"name": "notes [draft].txt", "sha256": "0"}]}))
     result = invoke(home, "models")

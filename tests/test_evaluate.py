@@ -11,14 +11,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import CLI_ENV, CORPUS_TEXT
+from conftest import CLI_ENV, CORPUS_TEXT, random_lstm
 from typer.testing import CliRunner
 
 from autocomplete import evaluate as evaluation
 from autocomplete.cli import app
 from autocomplete.errors import ExitStatus
 from autocomplete.evaluate import evaluate, keystroke_savings, read_stream, typed_text
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor
+from autocomplete.inference import Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS, context_window, split_typed, tokenize
@@ -125,11 +125,8 @@ def random_predictor(text: str, lstm_weight: float, seed: int = 0, context: int 
     """An LSTM with random weights mixed with a Kneser-Ney trigram of the text: no Keras, milliseconds."""
     tokens = [BOUNDARY, *tokenize(text)]
     vocab = Vocabulary.build(Counter(tokens))
-    rng = np.random.default_rng(seed)
-    v, e, h, d = len(vocab), 6, 8, 8
-    shapes = [(v, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, v), (v,)]
-    lstm = LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
-    assert len(shapes) == len(WEIGHT_NAMES)
+    v = len(vocab)
+    lstm = random_lstm(v, seed, e=6, h=8, d=8)
     ngram = KneserNey.fit(vocab.encode(tokens), v, context + 1)
     return Predictor(vocab, context, lstm if lstm_weight > 0 else None, ngram, lstm_weight)
 

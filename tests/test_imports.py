@@ -14,7 +14,7 @@ import autocomplete
 
 HEAVY = ("tensorflow", "keras")
 SLOW = ("pydantic",)  # typer 0.29 parses arguments with it: 0.15 s of a 0.5 s `predict`
-TRAINING_MODULES = {"autocomplete.train", "autocomplete.model"}  # the only ones allowed to import Keras
+TRAINING_MODULES = {"autocomplete.train", "autocomplete.trainer", "autocomplete.model"}  # may import Keras
 
 
 def python(*args: str, home=None, input: str | None = None) -> subprocess.CompletedProcess:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import random_lstm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autocomplete import store
+from autocomplete import modelfile
 from autocomplete.config import TrainConfig
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs, widen
+from autocomplete.inference import WEIGHT_NAMES, LstmWeights, Predictor, lstm_probs
+from autocomplete.mixing import widen
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS
@@ -34,6 +36,7 @@ def random_keras_model():
     return model, export_weights(model)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_numpy_matches_keras_on_random_weights(random_keras_model):
     model, weights = random_keras_model
     contexts = np.random.default_rng(1).integers(0, 50, size=(64, 3))
@@ -43,6 +46,7 @@ def test_numpy_matches_keras_on_random_weights(random_keras_model):
         np.testing.assert_allclose(lstm_probs(weights, contexts[i]), expected[i], atol=1e-5)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_numpy_matches_keras_with_tied_embeddings():
     """Tied, the softmax's kernel is the embedding matrix: export_weights writes it out as a plain kernel."""
     from autocomplete.model import build_model, export_weights
@@ -57,6 +61,7 @@ def test_numpy_matches_keras_with_tied_embeddings():
     np.testing.assert_allclose(lstm_probs(weights, contexts), keras_probs(model, contexts), atol=1e-5)
 
 
+@pytest.mark.slow  # builds a Keras model
 def test_weight_names_follow_the_keras_layer_order(random_keras_model):
     # weights.npz is written from export_weights; reading the layers positionally must give the same arrays.
     model, weights = random_keras_model
@@ -72,8 +77,9 @@ def test_saved_weights_match_the_saved_keras_model(trained_model):
     from autocomplete.model import import_keras
 
     keras = import_keras()
-    model = keras.saving.load_model(trained_model.folder / store.KERAS_FILE, compile=False, safe_mode=True)
-    with np.load(trained_model.folder / store.WEIGHTS_FILE, allow_pickle=False) as arrays:
+    path = trained_model.folder / modelfile.KERAS_FILE
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    with np.load(trained_model.folder / modelfile.WEIGHTS_FILE, allow_pickle=False) as arrays:
         weights = LstmWeights.from_arrays(arrays)
     vocab_size = weights.vocab_size
     contexts = np.random.default_rng(2).integers(0, vocab_size, size=(32, trained_model.config.context))
@@ -94,9 +100,7 @@ def test_check_shapes_refuses_arrays_that_do_not_chain():
 
 
 def random_weights(vocab_size: int, seed: int = 0, e: int = 4, h: int = 6, d: int = 5) -> LstmWeights:
-    rng = np.random.default_rng(seed)
-    shapes = [(vocab_size, e), (e, 4 * h), (h, 4 * h), (4 * h,), (h, d), (d,), (d, vocab_size), (vocab_size,)]
-    return LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+    return random_lstm(vocab_size, seed, e, h, d)
 
 
 @pytest.fixture

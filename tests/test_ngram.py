@@ -150,12 +150,30 @@ def test_chen_goodman_discounts():
     assert _chen_goodman(np.array([1.0, 1.0, 2.0])) == (0.75, 0.75, 0.75)  # no count of 3 or 4: the fallback
 
 
-def test_a_file_saved_with_one_discount_in_its_meta_still_loads(ours):
+def test_discounts_that_do_not_fit_the_order_are_refused(ours):
     arrays = ours.to_arrays()
-    del arrays["discounts"]
-    arrays["meta"] = np.array([ours.vocab_size, ours.order, 0.75])  # the format before modified KN
-    old = KneserNey.from_arrays(arrays)
-    np.testing.assert_array_equal(old.discounts, ours.discounts)
     arrays["discounts"] = np.zeros((5, 4))
     with pytest.raises(ValueError, match="discounts"):
         KneserNey.from_arrays(arrays)
+
+
+def test_modified_kneser_ney_against_a_hand_computed_example():
+    """Order 2, worked by hand. Stream a b a b a b a b a c a c a c a d a d a e (ids 3-7): bigram counts
+    ab 4, ba 4, ac 3, ca 3, ad 2, da 2, ae 1, so n1..n4 = 1, 2, 2, 2 and Y = 1 / (1 + 2 * 2) = 0.2:
+    D1 = 1 - 2 Y n2/n1 = 0.2, D2 = 2 - 3 Y n3/n2 = 1.4, D3+ = 3 - 4 Y n4/n3 = 2.2.
+    Continuation unigram (bigram types ending in each word, of 7): a 3/7, b c d e 1/7 each.
+    After "a" (10 bigrams; discounts 2.2 + 2.2 + 1.4 + 0.2 = 6 go to the unigram, gamma 0.6):
+    p(b) = (4 - 2.2)/10 + 0.6/7, p(c) = (3 - 2.2)/10 + 0.6/7, p(d) = (2 - 1.4)/10 + 0.6/7,
+    p(e) = (1 - 0.2)/10 + 0.6/7, p(a) = 0.6 * 3/7. After "b" (ba 4): p(a) = 1.8/4 + 0.55 * 3/7, others
+    0.55/7. After "e" (never followed): the unigram."""
+    a, b, c, d, e = 3, 4, 5, 6, 7
+    stream = [a, b] * 4 + [a, c] * 3 + [a, d] * 2 + [a, e]
+    model = KneserNey.fit(np.array(stream), 8, order=2, discount=None)
+    np.testing.assert_allclose(model.discounts, [[0.0, 0.2, 1.4, 2.2]], atol=1e-12)
+    unigram = [0, 0, 0, 3 / 7, 1 / 7, 1 / 7, 1 / 7, 1 / 7]
+    after_a = [0, 0, 0, 0.6 * 3 / 7, 0.18 + 0.6 / 7, 0.08 + 0.6 / 7, 0.06 + 0.6 / 7, 0.08 + 0.6 / 7]
+    after_b = [0, 0, 0, 0.45 + 0.55 * 3 / 7, 0.55 / 7, 0.55 / 7, 0.55 / 7, 0.55 / 7]
+    np.testing.assert_allclose(model.next_word_probs([a]), after_a, atol=1e-6)
+    np.testing.assert_allclose(model.next_word_probs([b]), after_b, atol=1e-6)
+    np.testing.assert_allclose(model.next_word_probs([e]), unigram, atol=1e-6)
+    np.testing.assert_allclose(model.next_word_probs([]), unigram, atol=1e-6)

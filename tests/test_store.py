@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import leftovers, write_model
 
-from autocomplete import store, storefs
+from autocomplete import modelfile, store, storefs
 from autocomplete.errors import StoreError, UsageError
 
 
@@ -68,7 +68,8 @@ def test_home_follows_the_environment(tmp_path, monkeypatch):
 def test_a_saved_model_loads(make_model, store_home):
     vocab = make_model("m", seed=3)
     info, predictor = store.load("m")
-    assert info.name == "m" and info.meta["seed"] == 3 and info.meta["format_version"] == store.FORMAT_VERSION
+    assert info.name == "m" and info.meta["seed"] == 3
+    assert info.meta["format_version"] == modelfile.FORMAT_VERSION
     assert predictor.vocab == vocab and predictor.context_size == 2 and predictor.lstm_weight == 0.5
     assert predictor.next_word_probs([3, 4]).shape == (len(vocab),)
     assert (store_home / "models" / "m").is_symlink()
@@ -79,7 +80,7 @@ def test_a_failure_while_writing_leaves_the_old_model_and_no_temp_folder(make_mo
     make_model("m", seed=1)
     with pytest.raises(RuntimeError, match="boom"):
         with store.writing("m", force=True) as folder:
-            (folder / store.VOCAB_FILE).write_text("{half a file", encoding="utf-8")
+            (folder / modelfile.VOCAB_FILE).write_text("{half a file", encoding="utf-8")
             raise RuntimeError("boom")
     assert leftovers(store_home) == []
     assert store.load("m")[0].meta["seed"] == 1
@@ -176,7 +177,7 @@ def test_the_default_skips_newer_models_that_do_not_load(make_model, store_home)
     make_model("mid", created="2025-01-01T00:00:00+00:00")
     make_model("new", created="2026-01-01T00:00:00+00:00")
     truncate_weights(folder_of(store_home, "new"))
-    (folder_of(store_home, "mid") / store.META_FILE).write_text("{oops")
+    (folder_of(store_home, "mid") / modelfile.META_FILE).write_text("{oops")
     assert store.default_name(store.list_models(verify=True)) == "old"
     info, _ = store.load()
     assert info.name == "old" and info.skipped == ("new", "mid")
@@ -207,50 +208,51 @@ def test_unknown_model_names_the_known_ones(make_model):
 
 
 def break_meta(folder: Path) -> None:
-    (folder / store.META_FILE).write_text("{not json", encoding="utf-8")
+    (folder / modelfile.META_FILE).write_text("{not json", encoding="utf-8")
 
 
 def newer_format(folder: Path) -> None:
-    meta = json.loads((folder / store.META_FILE).read_text())
-    (folder / store.META_FILE).write_text(json.dumps({**meta, "format_version": store.FORMAT_VERSION + 1}))
+    meta = json.loads((folder / modelfile.META_FILE).read_text())
+    newer = {**meta, "format_version": modelfile.FORMAT_VERSION + 1}
+    (folder / modelfile.META_FILE).write_text(json.dumps(newer))
 
 
 def edit_meta(folder: Path, **fields) -> None:
-    meta = json.loads((folder / store.META_FILE).read_text())
-    (folder / store.META_FILE).write_text(json.dumps({**meta, **fields}))
+    meta = json.loads((folder / modelfile.META_FILE).read_text())
+    (folder / modelfile.META_FILE).write_text(json.dumps({**meta, **fields}))
 
 
 def truncate_weights(folder: Path) -> None:
-    path = folder / store.WEIGHTS_FILE
+    path = folder / modelfile.WEIGHTS_FILE
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
 def vocab_disagrees(folder: Path) -> None:
     """A word too many: the LSTM may know fewer words than the vocabulary, so the n-gram's size catches it."""
-    data = json.loads((folder / store.VOCAB_FILE).read_text())
+    data = json.loads((folder / modelfile.VOCAB_FILE).read_text())
     n = len(data["index_word"])
     data["index_word"][str(n)] = "extra"
     data["word_index"]["extra"] = n
-    (folder / store.VOCAB_FILE).write_text(json.dumps(data))
+    (folder / modelfile.VOCAB_FILE).write_text(json.dumps(data))
 
 
 def vocab_too_short(folder: Path) -> None:
     """A word too few: the LSTM would predict ids the vocabulary does not have."""
-    data = json.loads((folder / store.VOCAB_FILE).read_text())
+    data = json.loads((folder / modelfile.VOCAB_FILE).read_text())
     n = len(data["index_word"]) - 1
     word = data["index_word"].pop(str(n))
     del data["word_index"][word]
-    (folder / store.VOCAB_FILE).write_text(json.dumps(data))
+    (folder / modelfile.VOCAB_FILE).write_text(json.dumps(data))
 
 
 def pickled_weights(folder: Path) -> None:
-    np.savez(folder / store.WEIGHTS_FILE, embedding=np.array([{"payload": 1}], dtype=object))
+    np.savez(folder / modelfile.WEIGHTS_FILE, embedding=np.array([{"payload": 1}], dtype=object))
 
 
 # name: (damage, what the problem says, found from meta.json and the files' presence alone, without loading)
 BREAKAGES = {
-    "missing weights": (lambda f: (f / store.WEIGHTS_FILE).unlink(), "weights.npz missing", True),
-    "missing meta": (lambda f: (f / store.META_FILE).unlink(), "meta.json is missing", True),
+    "missing weights": (lambda f: (f / modelfile.WEIGHTS_FILE).unlink(), "weights.npz missing", True),
+    "missing meta": (lambda f: (f / modelfile.META_FILE).unlink(), "meta.json is missing", True),
     "bad meta": (break_meta, "meta.json is unreadable", True),
     "newer format": (newer_format, "made by a newer autocomplete", True),
     "config not an object": (

@@ -12,28 +12,21 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import CORPUS_TEXT, TINY, leftovers
+from conftest import CORPUS_TEXT, TINY, leftovers, random_lstm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autocomplete
-from autocomplete import metrics, store
+from autocomplete import dataset, metrics, modelfile, store
 from autocomplete.config import TrainConfig
+from autocomplete.dataset import prepare, validation_size, windows
 from autocomplete.errors import CorpusError, Interrupted, UsageError
-from autocomplete.inference import LstmWeights, Predictor
-from autocomplete.model import load_keras_model
+from autocomplete.inference import Predictor
 from autocomplete.ngram import KneserNey
 from autocomplete.suggest import suggest
 from autocomplete.text import BOUNDARY, MARKERS, tokenize
-from autocomplete.train import (
-    SilentReporter,
-    Validation,
-    _best_weight,
-    _validation_size,
-    lstm_vocab_size,
-    prepare,
-    train,
-)
+from autocomplete.train import SilentReporter, train
+from autocomplete.validation import EpochTracker, Validation, best_weight
 from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 
 # --- the session's real model ---------------------------------------------------------------------
@@ -43,20 +36,20 @@ from autocomplete.vocab import BOUNDARY_ID, Vocabulary
 def test_the_model_folder_holds_everything(trained_model):
     files = {p.name for p in trained_model.folder.iterdir()}
     assert files == {
-        store.KERAS_FILE,
-        store.WEIGHTS_FILE,
-        store.NGRAM_FILE,
-        store.VOCAB_FILE,
-        store.META_FILE,
+        modelfile.KERAS_FILE,
+        modelfile.WEIGHTS_FILE,
+        modelfile.NGRAM_FILE,
+        modelfile.VOCAB_FILE,
+        modelfile.META_FILE,
     }
     assert not any(p.name.startswith(".tmp-") for p in (trained_model.home / "models").iterdir())
 
 
 @pytest.mark.slow
 def test_meta_json(trained_model):
-    meta = json.loads((trained_model.folder / store.META_FILE).read_text(encoding="utf-8"))
+    meta = json.loads((trained_model.folder / modelfile.META_FILE).read_text(encoding="utf-8"))
     result = trained_model.result
-    assert meta["format_version"] == store.FORMAT_VERSION
+    assert meta["format_version"] == modelfile.FORMAT_VERSION
     assert meta["package_version"] == autocomplete.__version__
     data = trained_model.corpus.read_bytes()
     assert meta["corpus"] == [
@@ -87,7 +80,7 @@ def test_meta_json(trained_model):
 def test_train_result(trained_model):
     result = trained_model.result
     assert result.name == "tiny" and result.path == trained_model.home / "models" / "tiny"
-    assert result.vocab_size == len(Vocabulary.load(trained_model.folder / store.VOCAB_FILE))
+    assert result.vocab_size == len(Vocabulary.load(trained_model.folder / modelfile.VOCAB_FILE))
     assert not result.interrupted and result.parameters > 0 and result.seconds > 0
     assert result.files[0].sha256 == hashlib.sha256(trained_model.corpus.read_bytes()).hexdigest()
 
@@ -161,37 +154,31 @@ def test_prepare(corpus_file):
     ("windows", "split", "size"), [(100, 0.1, 10), (1, 0.1, 0), (2, 0.5, 1), (3, 0.01, 1), (10, 0.5, 5)]
 )
 def test_validation_is_a_tail_of_at_least_one_window(windows, split, size):
-    assert _validation_size(windows, split) == size
-
-
-def _random_lstm(f: int, seed: int) -> LstmWeights:
-    rng = np.random.default_rng(seed)
-    shapes = [(f, 4), (4, 8), (2, 8), (8,), (2, 3), (3,), (3, f), (f,)]
-    return LstmWeights(*(rng.normal(size=s).astype(np.float32) for s in shapes))
+    assert validation_size(windows, split) == size
 
 
 def test_best_weight_prefers_the_better_model():
     v = 8
     ids = np.tile(np.arange(3, v), 40)  # a deterministic cycle: the n-gram learns it exactly
     ngram = KneserNey.fit(ids, v, 3)
-    noise = _random_lstm(v, 0)
+    noise = random_lstm(v, 0, e=4, h=2, d=3)
     contexts = np.stack([ids[:-2], ids[1:-1]], axis=1)[:50]
-    assert _best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
+    assert best_weight(noise, ngram, contexts, ids[2:52]) < 0.5
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**16), lstm_words=st.integers(4, 12), with_ngram=st.booleans())
-def test_validation_perplexity_is_the_shipped_predictors(seed, lstm_words, with_ngram):
+@given(seed=st.integers(0, 2**16), lstm_vocab_size=st.integers(4, 12), with_ngram=st.booleans())
+def test_validation_perplexity_is_the_shipped_predictors(seed, lstm_vocab_size, with_ngram):
     """best_mix reads each target's probability off the LSTM as `widen` would spread it: the perplexity it
     reports at its weight is what the Predictor scores, and no other weight on the grid scores better."""
     rng = np.random.default_rng(seed)
     v = 12
     ids = rng.integers(3, v, size=300).astype(np.int32)
-    f = lstm_words if with_ngram else v  # without the n-gram the LSTM covers every word
+    f = lstm_vocab_size if with_ngram else v  # without the n-gram the LSTM covers every word
     ngram = KneserNey.fit(ids[:200], v, 3) if with_ngram else None
-    contexts, targets = metrics.windows(ids, 2)
+    contexts, targets = windows(ids, 2)
     validation = Validation.build(contexts[200:], targets[200:], f, v, ngram)
-    lstm = _random_lstm(f, seed)
+    lstm = random_lstm(f, seed, e=4, h=2, d=3)
     weight, perplexity, alone = validation.best_mix(lstm)
     vocab = Vocabulary((*MARKERS, *(f"w{i}" for i in range(3, v))))
     y = targets[200:]
@@ -229,7 +216,9 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
     assert suggest("Quietly the heron considered sev", predictor).items[0].word == "seventeen"
     # the n-gram remembers what followed, and shares the LSTM's "other word" output accordingly
     assert suggest("the heron considered ", predictor, k=20).items[0].word == "seventeen"
-    keras_model = load_keras_model(info.path / store.KERAS_FILE)
+    from autocomplete.model import load_keras_model
+
+    keras_model = load_keras_model(info.path / modelfile.KERAS_FILE)
     assert keras_model.output_shape == (None, predictor.lstm.vocab_size)
     # RARE ends the text, so validation meets its words first: scored as unknown, not as probability 0
     for scores in (info.meta["validation"], result.validation_lstm.to_json()):
@@ -238,10 +227,11 @@ def test_rare_words_share_one_lstm_output_and_can_still_be_suggested(tmp_path, s
 
 def test_the_lstm_vocabulary_is_the_frequent_words_or_all_without_the_ngram(corpus_file):
     corpus = prepare([corpus_file], TINY)
-    assert lstm_vocab_size(corpus, TINY) == len(corpus.vocab)  # CORPUS_TEXT repeats every word
+    assert dataset.lstm_vocab_size(corpus, TINY) == len(corpus.vocab)  # CORPUS_TEXT repeats every word
     four = TrainConfig(**{**TINY.to_json(), "lstm_min_count": 4})  # every word occurs 3 or 6+ times
-    assert len(MARKERS) < lstm_vocab_size(corpus, four) < len(corpus.vocab)
-    assert lstm_vocab_size(corpus, TrainConfig(**{**four.to_json(), "ngram": False})) == len(corpus.vocab)
+    assert len(MARKERS) < dataset.lstm_vocab_size(corpus, four) < len(corpus.vocab)
+    no_ngram = TrainConfig(**{**four.to_json(), "ngram": False})
+    assert dataset.lstm_vocab_size(corpus, no_ngram) == len(corpus.vocab)
 
 
 class InterruptRefit(SilentReporter):
@@ -261,12 +251,16 @@ class InterruptRefit(SilentReporter):
 @pytest.mark.slow
 def test_ctrl_c_while_training_again_keeps_the_first_network(corpus_file, store_home):
     result = train([corpus_file], TINY, name="cut", reporter=InterruptRefit())
-    assert not result.interrupted  # the model saved is complete: the one validation chose
+    # the model saved is complete, the one validation chose, and the result says the refit was skipped
+    assert (result.interrupted, result.interrupted_during, result.refit_skipped) == (True, "refit", True)
+    assert result.refit_epochs == 0 and result.epochs_run == TINY.epochs
     info, predictor = store.load("cut")
     assert info.meta["refit_epochs"] == 0 and suggest("the ", predictor).items
+    assert (info.meta["interrupted_during"], info.meta["refit_skipped"]) == ("refit", True)
     assert leftovers(store_home) == []
 
 
+@pytest.mark.slow
 def test_no_refit_when_told_not_to(corpus_file, store_home):
     config = TrainConfig(**{**TINY.to_json(), "refit_epochs": 0, "epochs": 1})
     phases = []
@@ -340,18 +334,12 @@ class Scripted:
     ],
 )
 def test_stopping_waits_while_the_lstm_still_learns(scores, stops_after, best):
-    from autocomplete.model import build_model, import_keras
-    from autocomplete.train import _tracker
-
-    keras = import_keras()
-    tracker = _tracker(keras, 1, SilentReporter(), Scripted(scores))
-    tracker.set_model(build_model(10, TrainConfig(embedding_dim=4, units=4, hidden=4)))
-    tracker.model.stop_training = False  # as fit() sets it
-    for epoch in range(len(scores)):
-        tracker.on_epoch_end(epoch, {"loss": 1.0})
-        if tracker.model.stop_training:
+    tracker = EpochTracker(1, Scripted(scores))
+    for epoch in range(1, len(scores) + 1):
+        tracker.end_epoch(epoch, 1.0, None)
+        if tracker.stop:
             break
-    assert (epoch + 1, tracker.best_epoch) == (stops_after, best)
+    assert (epoch, tracker.best_epoch) == (stops_after, best)
     assert tracker.best_mix_weight == scores[best - 1][0]
 
 
@@ -421,3 +409,66 @@ def test_ctrl_c_before_the_first_epoch_saves_nothing(corpus_file, model_home):
     assert [i.name for i in store.list_models()] == ["tiny"]
     assert (model_home / "models" / "tiny").resolve() == before and store.load("tiny")
     assert leftovers(model_home) == []
+
+
+# --- what reaches the model: seeds, presets, options ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_same_corpus_same_seed_same_model(corpus_file, store_home):
+    config = TrainConfig(**{**TINY.to_json(), "epochs": 1, "refit_epochs": 1, "seed": 5})
+    for name in ("first", "second"):
+        train([corpus_file], config, name=name)
+    other = train([corpus_file], TrainConfig(**{**config.to_json(), "seed": 6}), name="other")
+
+    def arrays(name):
+        with np.load((store_home / "models" / name / modelfile.WEIGHTS_FILE), allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+
+    first, second = arrays("first"), arrays("second")
+    assert first.keys() == second.keys() and len(first) == 8
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+    assert not np.array_equal(arrays("other")["embedding"], first["embedding"]) and other.epochs_run == 1
+
+
+def cli_train(corpus, *options):
+    from typer.testing import CliRunner
+
+    from autocomplete.cli import app
+
+    result = CliRunner().invoke(app, ["train", str(corpus), *options], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.slow
+def test_every_cli_option_reaches_the_saved_config(corpus_file, store_home):
+    cli_train(
+        corpus_file, "--name", "opts", "--context", "3", "--embedding-dim", "6", "--units", "7", "--hidden",
+        "5", "--dropout", "0.1", "--no-tie-embeddings", "--epochs", "1", "--patience", "2", "--batch-size",
+        "128", "--learning-rate", "0.01", "--val-split", "0.2", "--max-vocab", "40", "--min-count", "2",
+        "--ngram", "--lstm-min-count", "4", "--refit-epochs", "1", "--seed", "9",
+    )  # fmt: skip
+    info, predictor = store.load("opts")
+    assert modelfile.config_of(info.meta) == TrainConfig(
+        context=3, embedding_dim=6, units=7, hidden=5, dropout=0.1, tie_embeddings=False, epochs=1,
+        patience=2, batch_size=128, learning_rate=0.01, val_split=0.2, max_vocab=40, min_count=2, ngram=True,
+        lstm_min_count=4, refit_epochs=1, seed=9,
+    )  # fmt: skip
+    lstm = predictor.lstm
+    assert (lstm.embedding.shape[1], lstm.lstm_recurrent.shape[0], lstm.hidden_kernel.shape[1]) == (6, 7, 5)
+    assert predictor.context_size == 3 and len(predictor.vocab) <= len(MARKERS) + 40
+
+
+@pytest.mark.slow
+def test_preset_tiny_is_the_courses_sizes(corpus_file, store_home):
+    cli_train(corpus_file, "--name", "course", "--preset", "tiny", "--epochs", "1")
+    info, predictor = store.load("course")
+    config = modelfile.config_of(info.meta)
+    assert (config.embedding_dim, config.units, config.hidden, config.dropout) == (8, 8, 8, 0.0)
+    assert (config.tie_embeddings, config.ngram, config.epochs) == (False, False, 1)
+    lstm, v = predictor.lstm, len(predictor.vocab)
+    assert lstm.embedding.shape == (v, 8) and lstm.lstm_kernel.shape == (8, 32)
+    assert lstm.hidden_kernel.shape == (8, 8) and lstm.output_kernel.shape == (8, v)
+    assert predictor.ngram is None and predictor.lstm_weight == 1.0

@@ -1,0 +1,106 @@
+"""The Keras side of training: the first fit with early stopping, the refit on all the text, and the callback
+between Keras' loop and the rest (progress, the stopping rule, signals).
+
+Imports Keras (inside functions): training only.
+"""
+
+from __future__ import annotations
+
+import math
+
+from autocomplete.config import TrainConfig
+from autocomplete.errors import Interrupted
+from autocomplete.interrupts import Signals
+from autocomplete.validation import EpochTracker, Validation
+
+NOTHING_SAVED = "training was interrupted before the first epoch finished: nothing was saved"
+
+
+def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: int,
+        validation: Validation | None, reporter, signals: Signals | None = None):  # fmt: skip
+    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping.
+    Returns (the Keras model holding the best epoch's weights, its EpochTracker, whether a Ctrl-C stopped
+    it); raises Interrupted if no epoch finished."""
+    from autocomplete.model import build_model, import_keras
+
+    keras = import_keras()
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(lstm_vocab_size, config)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
+    tracker = EpochTracker(config.patience, validation)
+    callback = epoch_callback(keras, tracker, reporter, signals)
+    reporter.start(config.epochs, math.ceil(n_train / config.batch_size))
+    stopped = False
+    try:
+        model.fit(
+            contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
+            shuffle=True, verbose=0, callbacks=[callback],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        stopped = True
+    if callback.best_weights is None:
+        raise Interrupted(NOTHING_SAVED)
+    model.set_weights(callback.best_weights)
+    return model, tracker, stopped
+
+
+def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None) -> bool:
+    """`config.refit_epochs` more epochs for the network validation chose, on every window (the validation
+    tail included, where some words occur and nowhere else), at a third of the learning rate. False if
+    interrupted, with the weights put back as validation chose them."""
+    from autocomplete.model import import_keras
+
+    keras = import_keras()
+    keep = model.get_weights()
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate / 3),
+        loss="sparse_categorical_crossentropy",
+    )
+    reporter.start(config.refit_epochs, math.ceil(len(targets) / config.batch_size))
+    callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
+    try:
+        model.fit(
+            contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
+            verbose=0, callbacks=[callback],
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        model.set_weights(keep)
+        return False
+    return True
+
+
+def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None):
+    """A Keras callback that reports progress, applies the tracker's stopping rule and keeps the best epoch's
+    weights in memory (`best_weights`), so a Ctrl-C can still save them; a signal stops Keras' loop at the
+    next batch."""
+    from autocomplete.model import export_weights
+
+    class EpochCallback(keras.callbacks.Callback):
+        best_weights, epoch_now = None, 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_now = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            if signals is not None:
+                signals.check()
+            reporter.batch(self.epoch_now, batch + 1, float((logs or {}).get("loss", math.nan)))
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = float((logs or {}).get("loss", math.nan))
+            lstm = export_weights(self.model) if tracker.validation is not None else None
+            improved = tracker.end_epoch(epoch + 1, loss, lstm)
+            if improved:
+                self.best_weights = self.model.get_weights()
+                if signals is not None:
+                    signals.keep_best()  # something to save: a signal from now on stops, and saves
+            if tracker.stop:
+                self.model.stop_training = True
+            reporter.epoch(epoch + 1, loss, tracker.perplexity, improved)
+            if signals is not None:
+                signals.check()
+
+    return EpochCallback()
