@@ -110,6 +110,8 @@ class Cache:
 
     def pop(self, evicted: int | None) -> None:
         """Undo the last push (given what it evicted)."""
+        if self.window <= 0:
+            return  # push() held nothing
         tokens = self.tokens
         if evicted is not None:
             self.counts.bump_from((evicted, *itertools.islice(tokens, MAX_ORDER - 1)), 1.0)

@@ -48,10 +48,17 @@ _TOKEN_PREFIX = re.compile(
     r"|AKIA[0-9A-Z]{12,}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]+|AIza[\w-]{20,}"
 )
 _CHUNK = re.compile(r"\S+")
+# Cheap first looks, so that a line of prose costs one scan: the full patterns run only where these hit.
+_MAY_CARRY_CREDENTIALS = re.compile(
+    r"(?i)://|-u|--user|key|secret|token|pass|pwd|credential|auth|bearer|-----BEGIN|mysql|psql|mongo|redis"
+)
+_DIGIT = re.compile(r"\d")
 
 
 def is_secret(chunk: str) -> bool:
     """Whether a whitespace-free piece of text holds a secret-shaped run (see the module docstring)."""
+    if len(chunk) < 8 or (len(chunk) < 16 and not _DIGIT.search(chunk)):
+        return False  # too short for any rule below
     if _TOKEN_PREFIX.search(chunk) or _HEX_RUN.search(chunk):
         return True
     for run in _ALNUM_RUN.findall(chunk):
@@ -70,7 +77,7 @@ def is_secret(chunk: str) -> bool:
 
 
 def is_credential_line(line: str) -> bool:
-    return _CREDENTIAL_LINE.search(line) is not None
+    return _MAY_CARRY_CREDENTIALS.search(line) is not None and _CREDENTIAL_LINE.search(line) is not None
 
 
 def safe_pieces(line: str) -> list[str]:

@@ -95,6 +95,32 @@ class Lexicon:
             self._typed_mid_sentence[lid] = mid_sentence
         return lid
 
+    def intern_all(self, words: Sequence[str], display: Sequence[str]) -> np.ndarray:
+        """Local ids of many words at once (a memory's table), (len(words),) int64: one sort, not one
+        insertion per word."""
+        lids = np.empty(len(words), np.int64)
+        new = []
+        for j, (word, surface) in enumerate(zip(words, display, strict=True)):
+            lid = self.ids.get(word)
+            if lid is None:
+                lid = self.ids[word] = len(self.words)
+                self.words.append(word)
+                self.display.append(surface)
+                self._typed_mid_sentence.append(False)
+                new.append(word)
+            lids[j] = lid
+        if len(self.words) >= BASE:
+            raise OverflowError("a lexicon holds fewer than 2M words")
+        knows, index = self.vocab.knows, self.vocab.index
+        vocab_ids = [index[w] if knows(w) or w == BOUNDARY else -1 for w in new]
+        self._vocab_ids = np.concatenate([self._vocab_ids[: len(self.words) - len(new)], vocab_ids]).astype(
+            np.int64
+        )
+        added = [(w, self.ids[w]) for w, v in zip(new, vocab_ids, strict=True) if v < 0]
+        oov = sorted([*zip(self._oov, self._oov_ids, strict=True), *added])
+        self._oov, self._oov_ids = [w for w, _ in oov], [i for _, i in oov]
+        return lids
+
     def intern_pairs(self, pairs: Iterable[tuple[str, str]]) -> list[int]:
         """Local ids of (token, display form) pairs, as `learnable` gives them."""
         lids, previous = [], BOUNDARY
