@@ -233,6 +233,9 @@ class Counts:
         row = int(np.searchsorted(bulk[0], code))
         return row if row < len(bulk[0]) and bulk[0][row] == code else -1
 
+    def unigram_count(self, lid: int) -> float:
+        return float(self.unigram[lid]) if 0 <= lid < len(self.unigram) else 0.0
+
     def context_total(self, m: int, code: int) -> float:
         """How many times the m-word context `code` was followed by something."""
         row = self._bulk_row(m, code)
