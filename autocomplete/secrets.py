@@ -1,0 +1,102 @@
+"""Never learn a secret: the filter every line goes through before the recency cache or the memory sees it.
+
+Three rules, on the raw line (before tokenizing: "ab12+/cd==" or "ghp_x1y2" would split into harmless-looking
+words):
+- a line that looks like a command or header carrying credentials (`curl -u user:pass`,
+  `https://user:pass@host`, `export AWS_SECRET_ACCESS_KEY=...`, `Authorization: Bearer ...`, a private key's
+  armour) is dropped whole;
+- after a keyword that announces one (`password`, `passwd`, `token`, `secret`, `api key`, ...), the rest of
+  the line is dropped: "my password is hunter2" keeps "my password";
+- a whitespace-separated chunk holding a secret-shaped run is dropped: a run of 8+ letters and digits with at
+  least 2 of each, a 16+ run with both, 16+ hex digits, 12+ digits, 20+ base64 characters mixing upper case,
+  lower case and digits, or a known token prefix (`ghp_`, `xoxb-`, `sk_live_`, `AKIA`, a JWT).
+What is left is returned as the pieces between the drops; the caller never joins two pieces into one
+n-gram. Long runs of letters alone (no digit) are kept: they are words and identifiers far more often than
+keys.
+"""
+
+from __future__ import annotations
+
+import re
+
+_KEYWORD = re.compile(
+    r"(?i)(?<![^\W_])(?:pass(?:word|wd|phrase)s?|pwd|passwort|contrase[ñn]a|senha|пароль|mot de passe"
+    r"|secrets?|tokens?|api[\s_-]?keys?|apikey|access[\s_-]?keys?|private[\s_-]?keys?|client[\s_-]?secret"
+    r"|credentials?|bearer|otp)(?![^\W_])"
+)
+_CREDENTIAL_LINE = re.compile(
+    "|".join(
+        [
+            r"://[^\s/:@]+:[^\s/@]+@",  # https://user:pass@host
+            r"(?:^|\s)(?:-u|--user)[\s=]+\S+:\S+",  # curl -u user:pass
+            r"(?i:(?:^|[\s;&|'\"(])(?:export\s+|set\s+|setenv\s+)?(?:[a-z0-9]+[_-])*"
+            r"(?:api[_-]?key|key|secret|token|pass|password|passwd|pwd|credentials?|auth)(?:[_-][a-z0-9]+)*"
+            r"\s*[:=]\s*\S)",  # export AWS_SECRET_ACCESS_KEY=..., DB_PASSWORD: x
+            r"(?i:\bauthorization\s*:)",  # Authorization: Bearer ...
+            r"(?i:\bbearer\s+\S)",
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+            r"(?i:\b(?:mysql|mysqldump|psql|mongo\w*|redis-cli)\b.*\s-(?:p\S|a\s))",  # mysql -psecret
+            r"(?i:\bsshpass\s+-p)",
+        ]
+    )
+)
+_ALNUM_RUN = re.compile(r"[^\W_]+")
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{16,}")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{20,}={0,2}|[A-Za-z0-9+/]{16,}={1,2}")
+_TOKEN_PREFIX = re.compile(
+    r"(?:ghp|gho|ghu|ghs|ghr|github_pat|glpat)_\w{10,}|xox[abprs]-[\w-]{8,}|(?:sk|pk|rk)_(?:live|test)_\w{8,}"
+    r"|AKIA[0-9A-Z]{12,}|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]+|AIza[\w-]{20,}"
+)
+_CHUNK = re.compile(r"\S+")
+# Cheap first looks, so that a line of prose costs one scan: the full patterns run only where these hit.
+_MAY_CARRY_CREDENTIALS = re.compile(
+    r"(?i)://|-u|--user|key|secret|token|pass|pwd|credential|auth|bearer|-----BEGIN|mysql|psql|mongo|redis"
+)
+_DIGIT = re.compile(r"\d")
+
+
+def is_secret(chunk: str) -> bool:
+    """Whether a whitespace-free piece of text holds a secret-shaped run (see the module docstring)."""
+    if len(chunk) < 8 or (len(chunk) < 16 and not _DIGIT.search(chunk)):
+        return False  # too short for any rule below
+    if _TOKEN_PREFIX.search(chunk) or _HEX_RUN.search(chunk):
+        return True
+    for run in _ALNUM_RUN.findall(chunk):
+        digits = sum(c.isdigit() for c in run)
+        letters = len(run) - digits
+        if (len(run) >= 8 and digits >= 2 and letters >= 2) or (len(run) >= 16 and digits and letters):
+            return True
+        if digits >= 12 and not letters:
+            return True
+    for run in _BASE64_RUN.findall(chunk):
+        if run.endswith("=") or (
+            any(c.isdigit() for c in run) and any(c.isupper() for c in run) and any(c.islower() for c in run)
+        ):
+            return True
+    return False
+
+
+def is_credential_line(line: str) -> bool:
+    return _MAY_CARRY_CREDENTIALS.search(line) is not None and _CREDENTIAL_LINE.search(line) is not None
+
+
+def safe_pieces(line: str) -> list[str]:
+    """The parts of one line that may be learned, in order; [] for a credential line. Never join two pieces:
+    a secret stood between them."""
+    if is_credential_line(line):
+        return []
+    keyword = _KEYWORD.search(line)
+    if keyword is not None:
+        line = line[: keyword.end()]
+    pieces, start = [], 0
+    for chunk in _CHUNK.finditer(line):
+        if is_secret(chunk.group()):
+            pieces.append(line[start : chunk.start()])
+            start = chunk.end()
+    pieces.append(line[start:])
+    return [p for p in pieces if p.strip()]
+
+
+def is_clean(line: str) -> bool:
+    """True if the filter keeps the whole line as it is."""
+    return safe_pieces(line) == ([line] if line.strip() else [])
