@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from autocomplete.suggest import NextWordModel, Suggestion, Suggestions, _match_case, _top_k
+from autocomplete.suggest import NextWordModel, RankedWord, Suggestions, _match_case, _top_k
 from autocomplete.text import BOUNDARY, MARKERS, context_window, split_typed, typed_word
 from autocomplete.vocab import Vocabulary
 from autocomplete.wordcounts import MAX_ORDER, Counts, Lexicon, context_code, learnable
@@ -233,7 +233,7 @@ def adapted_probability(
 
 
 def adapted_suggestions(probs: np.ndarray, adaptation: Adaptation, context: Sequence[str], prefix: str = "",
-                        typed: str = "", k: int = 5) -> tuple[Suggestion, ...]:  # fmt: skip
+                        typed: str = "", k: int = 5) -> tuple[RankedWord, ...]:  # fmt: skip
     """The top-k next words (prefix "") with their adapted probabilities, markers left out; or the top-k
     words starting with `prefix` (lower-cased), renormalised over those words and shown in the case of
     `typed` (the prefix as the user typed it), as `suggest.suggest` does. Words the vocabulary lacks are
@@ -256,7 +256,7 @@ def adapted_suggestions(probs: np.ndarray, adaptation: Adaptation, context: Sequ
     n = len(vocab_ids)
     with adaptation.lock:
         words = [vocab.words[vocab_ids[j]] if j < n else lexicon.display[oov[j - n]] for j in top]
-    return tuple(Suggestion(_match_case(w, typed), float(scores[j])) for w, j in zip(words, top, strict=True))
+    return tuple(RankedWord(_match_case(w, typed), float(scores[j])) for w, j in zip(words, top, strict=True))
 
 
 def _joined(vocab_scores: np.ndarray, oov_scores: np.ndarray) -> np.ndarray:

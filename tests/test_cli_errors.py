@@ -166,9 +166,9 @@ def test_a_file_name_with_brackets_in_the_training_summary(tmp_path):
     files = [CorpusFile(Path("notes [draft].txt"), 10, "utf-8"), CorpusFile(Path("[/x].txt"), 10, "utf-8")]
     result = TrainResult(
         name="notes", path=tmp_path / "[b]", files=files, words=10, vocab_size=8, parameters=100,
-        epochs_run=1, best_epoch=1, refit_epochs=0, lstm_vocab_size=8, interrupted=False, interrupted_during=None,
-        refit_skipped=False, lstm_weight=1.0,
-        validation=None, validation_lstm=None, seconds=1.0,
+        epochs_run=1, best_epoch=1, refit_epochs=0, lstm_vocab_size=8, interrupted=False,
+        interrupted_during=None, refit_skipped=False, lstm_weight=1.0, validation=None, validation_lstm=None,
+        seconds=1.0,
     )  # fmt: skip
     console = Console(file=io.StringIO(), width=100, color_system=None)
     console.print(render.training_summary(result))

@@ -50,8 +50,8 @@ def test_words_that_never_recur_are_refused(tmp_path, store_home):
 
 def test_a_min_count_the_top_word_reaches_keeps_just_that_word(corpus_file):
     from autocomplete.config import TrainConfig
-    from autocomplete.text import MARKERS
     from autocomplete.dataset import prepare
+    from autocomplete.text import MARKERS
 
     assert prepare([corpus_file], TrainConfig(min_count=105)).vocab.words == (*MARKERS, "the")
 
