@@ -13,6 +13,7 @@ from rich.console import Console
 
 from autocomplete import store
 from autocomplete.errors import AutocompleteError, Interrupted, UsageError
+from autocomplete.suggest import MAX_TOP_K
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
@@ -22,8 +23,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="List the trained models, or remove one.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
-
-MAX_TOP_K = 1000
 
 
 def consoles() -> tuple[Console, Console]:
@@ -143,8 +142,8 @@ def train(
     ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store."""
-    from autocomplete import bundled, config, render
-    from autocomplete.train import train as run_training
+    from autocomplete import config, render
+    from autocomplete.training_ui import train_with_progress
 
     out, _ = consoles()
     settings = config.preset(
@@ -153,14 +152,7 @@ def train(
         learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
         ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
     )  # fmt: skip
-    if not files:
-        files = [bundled.default_corpus()]
-        out.print(f"Training on the bundled corpus [bold]{files[0].name}[/bold]")
-    reporter = render.RichReporter(out)
-    try:
-        result = run_training(files, settings, name=name, force=force, reporter=reporter)
-    finally:
-        reporter.close()
+    result = train_with_progress(files, settings, out, name=name, force=force)
     out.print(render.training_summary(result))
     out.print(
         f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] '

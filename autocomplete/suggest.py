@@ -14,6 +14,7 @@ from autocomplete.text import BOUNDARY, context_window, split_typed, typed_word
 from autocomplete.vocab import BOUNDARY_ID, PAD_ID, UNKNOWN_ID, Vocabulary
 
 _MARKER_IDS = np.array([PAD_ID, UNKNOWN_ID, BOUNDARY_ID])
+MAX_TOP_K = 1000  # the most suggestions any front end asks for (`--top-k`, the REPL's `:top`)
 
 
 class NextWordModel(Protocol):

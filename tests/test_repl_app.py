@@ -335,6 +335,21 @@ def test_model_switch_is_live(session, store_home, capsys):
     assert repl.message() == [("class:model", "other"), ("", "> ")]
 
 
+def test_the_adapters_follow_the_state_answers(session):
+    """`:model` and `:top` replace the state's answers; the session's completer and ghost follow."""
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    repl, _, _ = session()
+    completer, auto_suggest = repl.adapters.completer(), repl.adapters.auto_suggest()
+    assert repl.adapters.completer() is completer  # built once per answers, not per keystroke
+    repl.state.set_top_k(2)
+    assert repl.adapters.completer() is not completer
+    assert repl.adapters.auto_suggest() is not auto_suggest
+    words = [c.text for c in repl.adapters.completer().get_completions(Document("the "), CompleteEvent())]
+    assert words == ["cat ", "dog "]
+
+
 def test_vi_mode_takes_the_ghost_with_right(session):
     repl, typist, _ = session(vi=True)
 

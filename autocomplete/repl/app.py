@@ -1,7 +1,8 @@
 """`autocomplete repl`: the PromptSession assembled from the other modules, and the read-print loop.
 
-The session: the prompt `NAME> `; a ThreadedCompleter and a ThreadedAutoSuggest, each through a Dynamic
-wrapper so `:model` swaps the model live; the live panel as the bottom toolbar; FileHistory in the model
+Each part is built from the state it is handed; this module wires them. The session: the prompt `NAME> `;
+a ThreadedCompleter and a ThreadedAutoSuggest, each through a Dynamic wrapper over `Adapters`, so `:model`
+and `:top` swap them live; the live panel as the bottom toolbar; FileHistory in the model
 store (prompt_toolkit appends each accepted line to the file as it is accepted); Emacs keys, or vi.
 """
 
@@ -13,8 +14,8 @@ from contextlib import ExitStack
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import create_app_session
-from prompt_toolkit.auto_suggest import DynamicAutoSuggest, ThreadedAutoSuggest
-from prompt_toolkit.completion import DynamicCompleter, ThreadedCompleter
+from prompt_toolkit.auto_suggest import AutoSuggest, DynamicAutoSuggest, ThreadedAutoSuggest
+from prompt_toolkit.completion import Completer, DynamicCompleter, ThreadedCompleter
 from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History
@@ -25,10 +26,11 @@ from rich.console import Console
 from autocomplete import store
 from autocomplete.blas import use_one_blas_thread
 from autocomplete.repl import commands
-from autocomplete.repl.autosuggest import GhostKeeper
+from autocomplete.repl.autosuggest import GhostAutoSuggest, GhostKeeper
+from autocomplete.repl.completer import ModelCompleter
 from autocomplete.repl.key_bindings import repl_bindings
 from autocomplete.repl.live import Live
-from autocomplete.repl.state import ReplState
+from autocomplete.repl.state import Answers, ReplState
 
 
 def no_color() -> bool:
@@ -53,6 +55,31 @@ def history() -> History:
     return FileHistory(str(path))
 
 
+class Adapters:
+    """The Tab completer and the ghost auto-suggest over the state's current answers, built again once
+    `:model` or `:top` replaced them (read from the completion threads: one attribute, swapped whole)."""
+
+    def __init__(self, state: ReplState):
+        self.state = state
+        self._built = self._build(state.answers)
+
+    @staticmethod
+    def _build(answers: Answers) -> tuple[Answers, Completer, AutoSuggest]:
+        return answers, ModelCompleter(answers, commands.command_completions), GhostAutoSuggest(answers)
+
+    def _current(self) -> tuple[Answers, Completer, AutoSuggest]:
+        built, answers = self._built, self.state.answers
+        if built[0] is not answers:
+            built = self._built = self._build(answers)
+        return built
+
+    def completer(self) -> Completer:
+        return self._current()[1]
+
+    def auto_suggest(self) -> AutoSuggest:
+        return self._current()[2]
+
+
 class Repl:
     """One interactive session: the state, the live panel and ghost, and the PromptSession over them."""
 
@@ -62,10 +89,11 @@ class Repl:
         self.state, self.console = state, console
         self.keeper = GhostKeeper()
         self.live = Live(state, self.keeper, color)
+        self.adapters = Adapters(state)
         self.session: PromptSession[str] = PromptSession(
             message=self.message,
-            completer=ThreadedCompleter(DynamicCompleter(lambda: state.completer)),
-            auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(lambda: state.auto_suggest)),
+            completer=ThreadedCompleter(DynamicCompleter(self.adapters.completer)),
+            auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(self.adapters.auto_suggest)),
             complete_while_typing=Condition(lambda: state.complete_while_typing),
             bottom_toolbar=self.live.toolbar,
             history=history,

@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prompt_toolkit.completion import Completion
 from rich.console import Console
 from rich.table import Table
 
 from autocomplete.errors import AutocompleteError
-
-if TYPE_CHECKING:  # state.py imports this module for command_completions
-    from autocomplete.repl.state import ReplState
+from autocomplete.repl.state import ReplState
+from autocomplete.suggest import MAX_TOP_K
 
 
 @dataclass(frozen=True)
@@ -63,8 +61,6 @@ def _models(state: ReplState, console: Console, arg: str) -> bool:
 
 
 def _top(state: ReplState, console: Console, arg: str) -> bool:
-    from autocomplete.cli import MAX_TOP_K
-
     if not arg:
         console.print(f"showing the top {state.top_k} (change with [bold]:top N[/bold])")
         return True
@@ -121,6 +117,7 @@ def hint(console: Console, message: str) -> None:
 
 
 def is_command(line: str) -> bool:
+    """A `:` command rather than prose: the one test the completer, the ghost, the panel and the loop use."""
     return line.lstrip().startswith(":")
 
 

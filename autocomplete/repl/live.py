@@ -15,7 +15,8 @@ from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.formatted_text import ANSI
 
-from autocomplete.repl.autosuggest import Ghost, GhostKeeper, ghost_for
+from autocomplete.repl.autosuggest import GhostKeeper, ghost_for, ghost_on_screen
+from autocomplete.repl.commands import is_command
 from autocomplete.repl.panel import Frame, PanelRenderer, Status, panel_rows
 from autocomplete.repl.state import ReplState
 
@@ -24,7 +25,7 @@ COMMAND_NOTE = "a command: :help :model NAME :models :top N :quit"
 
 def compute_frame(text: str, state: ReplState) -> Frame:
     """The panel's content (and the ghost) for the text before the cursor; runs on the worker thread."""
-    if text.lstrip().startswith(":"):
+    if is_command(text):
         return Frame(text, None, COMMAND_NOTE)
     answers = state.answers
     return Frame(text, answers(text), ghost=ghost_for(text, answers))
@@ -116,14 +117,8 @@ class Live:
 
     def _ghost_word(self) -> str | None:
         """The word of the ghost on screen, for the panel to mark."""
-        buffer = self.buffer
-        if (
-            buffer is None
-            or not isinstance(buffer.suggestion, Ghost)
-            or not buffer.document.is_cursor_at_the_end
-        ):
-            return None
-        return buffer.suggestion.panel_word(self.frame.answer)
+        ghost = ghost_on_screen(self.buffer)
+        return ghost.panel_word(self.frame.answer) if ghost is not None else None
 
     def _changed(self, buffer: Buffer) -> None:
         self.worker.request(buffer.document.text_before_cursor)
@@ -132,7 +127,7 @@ class Live:
         frame = compute_frame(text, self.state)
         self.frame = frame
         columns, rows = self.size
-        ghost_word = frame.ghost.panel_word(frame.answer) if isinstance(frame.ghost, Ghost) else None
+        ghost_word = frame.ghost.panel_word(frame.answer) if frame.ghost is not None else None
         self.renderer(frame, self.status(), columns, panel_rows(self.state.top_k, rows), ghost_word)
         app = self.app
         loop = app.loop if app is not None and app.is_running else None
@@ -141,7 +136,7 @@ class Live:
 
     def _arrived(self, frame: Frame) -> None:  # UI thread
         buffer, app = self.buffer, self.app
-        if buffer is not None and isinstance(frame.ghost, Ghost):
+        if buffer is not None and frame.ghost is not None:
             # A ghost for text that came without an insert event (new prompt, Backspace, Tab choice, Ctrl-C).
             if (
                 buffer.suggestion is None

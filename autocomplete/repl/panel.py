@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from autocomplete.render import bar, context_text
+from autocomplete.repl.autosuggest import Ghost
 from autocomplete.suggest import Suggestions
 
 BAR_WIDTH = 20
@@ -147,7 +148,7 @@ class Frame:
     text: str
     answer: Suggestions | None
     note: str | None = None
-    ghost: object = None  # the autosuggest.Ghost for this text, computed with the answer
+    ghost: Ghost | None = None  # the ghost text for this text, computed with the answer
 
 
 class PanelRenderer:

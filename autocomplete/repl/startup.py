@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from autocomplete import store
 from autocomplete.errors import StoreError
@@ -37,17 +38,11 @@ def ask_to_train(console: Console) -> bool:
 
 def train_bundled(console: Console) -> str:
     """Train the bundled corpus with a progress bar; the new model's name."""
-    from autocomplete import bundled, render
     from autocomplete.config import TrainConfig
-    from autocomplete.train import train
+    from autocomplete.training_ui import train_with_progress
 
-    console.print(f"Training on the bundled corpus [bold]{bundled.default_corpus().name}[/bold]")
-    reporter = render.RichReporter(console)
-    try:
-        result = train([bundled.default_corpus()], TrainConfig(), reporter=reporter)
-    finally:
-        reporter.close()
-    console.print(f"Trained [bold]{result.name}[/bold] in {result.seconds:.0f} s.")
+    result = train_with_progress(None, TrainConfig(), console)
+    console.print(Text.assemble("Trained ", (result.name, "bold"), f" in {result.seconds:.0f} s."))
     return result.name
 
 
