@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import CLI_ENV, write_model
 from fakes import FakeModel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -219,3 +221,51 @@ def test_one_blas_thread_unless_the_user_chose(env, expected):
     if expected == "True" and result.stdout.strip() == "False" and not sys.platform.startswith("linux"):
         pytest.skip("no OpenBLAS found through /proc on this system")
     assert result.stdout.strip() == expected
+
+
+# --- user text is never markup ---------------------------------------------------------------------
+
+ARGUMENT_COMMANDS = [":model", ":top"]  # the commands that read an argument
+PLAIN_COMMANDS = [":help", ":models", ":quit", ":h", ":?", ":q", ":exit"]  # these take none
+
+
+@pytest.mark.parametrize(
+    "line, shown",
+    [(":top [/x]", "[/x]"), (":model [/x]", "[/x]"), (":foo[/x]", ":foo[/x]"), (":top [bold]9", "[bold]9")],
+)
+def test_markup_in_a_command_is_shown_as_typed(store_home, state, line, shown):
+    keep_going, out = run(line, state)
+    assert keep_going and state.model_name == "fake" and state.top_k == 5
+    assert len(out.strip().splitlines()) == 1 and shown in out
+
+
+@pytest.mark.parametrize("command", PLAIN_COMMANDS)
+def test_a_command_that_takes_no_argument_refuses_one(state, command):
+    keep_going, out = run(f"{command} [/x] now", state)
+    assert keep_going  # even :quit: a line that is not exactly a command does nothing
+    assert out.strip().splitlines() == [f"! {command} takes no argument (got “[/x] now”)"]
+
+
+# Any printable text, brackets and quotes included (what is not printable is shown escaped, not verbatim).
+USER_TEXT = st.text(st.characters().filter(str.isprintable), max_size=40).map(str.strip)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(ARGUMENT_COMMANDS + PLAIN_COMMANDS), text=USER_TEXT.filter(bool))
+def test_any_text_after_any_command_is_printed_verbatim(store_home, command, text):
+    state = ReplState("fake", FakeModel(), 5)
+    keep_going, out = run(f"{command} {text}", state)
+    assert keep_going
+    if not (command == ":top" and text.isascii() and text.isdigit() and 1 <= int(text) <= 1000):
+        assert text in out.replace("\n", "")
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=USER_TEXT.filter(lambda t: t and not any(c.isspace() for c in t)))
+def test_any_unknown_command_is_printed_verbatim(name):
+    state = ReplState("fake", FakeModel(), 5)
+    line = f":{name}"
+    if line in (*ARGUMENT_COMMANDS, *PLAIN_COMMANDS, ":m"):
+        return
+    keep_going, out = run(line, state)
+    assert keep_going and len(out.strip().splitlines()) == 1 and line in out
