@@ -72,6 +72,9 @@ class Typist:
             lambda: self.buffer.complete_state and self.buffer.complete_state.completions, "the menu"
         )
 
+    def new_prompt(self) -> None:
+        self.wait_for(lambda: self.buffer.text == "" and self.running(), "a new prompt")
+
     def abort(self) -> None:
         """End the prompt whatever state it is in, so the test fails with the reason instead of hanging."""
         app = self.repl.session.app
@@ -127,6 +130,14 @@ def read_line(repl: Repl, typist: Typist, script: Callable[[Typist], None]) -> s
     if typist.errors:
         raise typist.errors[0]
     return line
+
+
+def run_loop(repl: Repl, typist: Typist, script: Callable[[Typist], None]) -> None:
+    """Repl.loop() (lines printed, commands run) while `script` types."""
+    thread = typist.start(script)
+    repl.loop()
+    thread.join(5)
+    assert not typist.errors, typist.errors
 
 
 def test_tab_twice_picks_the_best_word_and_adds_a_space(session):
@@ -266,7 +277,7 @@ def test_loop_prints_lines_keeps_history_and_runs_commands(session, tmp_path, ca
         t.send(ENTER)
         # Each accepted line is in the file before the next prompt is used.
         t.wait_for(lambda: "+first line" in history_file.read_text(), "the history file")
-        t.wait_for(lambda: t.buffer.text == "" and t.running(), "a new prompt")
+        t.new_prompt()
         t.type(":top 2")
         t.send(ENTER)
         t.wait_for(lambda: repl.state.top_k == 2 and t.running(), "the command")
@@ -279,10 +290,7 @@ def test_loop_prints_lines_keeps_history_and_runs_commands(session, tmp_path, ca
         t.type(":quit")
         t.send(ENTER)
 
-    thread = typist.start(script)
-    repl.loop()
-    thread.join(5)
-    assert not typist.errors, typist.errors
+    run_loop(repl, typist, script)
     assert capsys.readouterr().out == "first line\n"
     assert "showing the top 2" in out.getvalue()
     assert [line for line in history_file.read_text().splitlines() if line.startswith("+")] == [
@@ -324,15 +332,38 @@ def test_model_switch_is_live(session, store_home, capsys):
         t.send(RIGHT)
         t.wait_for(lambda: t.buffer.text == "alpha", "the ghost taken")
         t.send(ENTER)
-        t.wait_for(lambda: t.buffer.text == "" and t.running(), "a new prompt")
+        t.new_prompt()
         t.send(CTRL_D)
 
-    thread = typist.start(script)
-    repl.loop()
-    thread.join(5)
-    assert not typist.errors, typist.errors
+    run_loop(repl, typist, script)
     assert "now using other" in out.getvalue() and capsys.readouterr().out == "alpha\n"
     assert repl.message() == [("class:model", "other"), ("", "> ")]
+
+
+def test_a_history_that_cannot_be_written_is_kept_in_memory(session, store_home):
+    from autocomplete import store
+    from autocomplete.repl.app import history
+
+    store.history_path().mkdir(parents=True)  # a folder where the file should be
+    warned = io.StringIO()
+    kept = history(Console(file=warned, width=300, color_system=None))
+    assert warned.getvalue() == (
+        f"! history will not be saved: cannot write {store.history_path()} (Is a directory)\n"
+    )
+    repl, typist, _ = session(history=kept)
+
+    def script(t: Typist):
+        t.type("kept here")
+        t.send(ENTER)
+        t.new_prompt()
+        t.send(UP)
+        t.wait_for(lambda: t.buffer.text == "kept here", "the line from the history")
+        t.send(ENTER)
+        t.new_prompt()
+        t.send(CTRL_D)
+
+    run_loop(repl, typist, script)
+    assert list(kept.load_history_strings()) == ["kept here"]  # a repeated line is kept once
 
 
 def test_the_adapters_follow_the_state_answers(session):

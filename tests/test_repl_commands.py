@@ -157,7 +157,12 @@ def test_yes_at_the_question_trains_too(store_home, monkeypatch):
 
 
 def test_cli_repl_without_a_model_is_one_line_and_exit_1(store_home):
-    result = CliRunner().invoke(app, ["repl"], env=CLI_ENV)
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        result = CliRunner().invoke(app, ["repl"], env=CLI_ENV)  # keys from a pipe input, not stdin
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert (

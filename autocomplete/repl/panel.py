@@ -99,6 +99,12 @@ def status_line(status: Status) -> Text:
     )
 
 
+def plain_suggestions(answer: Suggestions) -> Text:
+    """The suggestions for a text as one line, for a terminal that cannot draw the panel (TERM=dumb)."""
+    words = " · ".join(f"{s.word} {s.probability:.1%}" for s in answer.items) or "no suggestion"
+    return Text.assemble("suggestions for “", answer.text, "”: ", words)
+
+
 def render_ansi(lines: list[Text], width: int, color: bool = True) -> str:
     """`lines` as ANSI text, each cut to `width` cells ("…"), joined by newlines (none at the end).
 
