@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from autocomplete import store
 from autocomplete.errors import AutocompleteError, Interrupted, UsageError
@@ -141,9 +142,13 @@ def train(
         int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
     ] = None,
 ) -> None:
-    """Learn a next-word model from text files and save it in the model store."""
+    """Learn a next-word model from text files and save it in the model store.
+
+    Ctrl-C stops training: once an epoch has finished the best model so far is saved, and either way the
+    command exits with 130.
+    """
     from autocomplete import config, render
-    from autocomplete.training_ui import train_with_progress
+    from autocomplete.training_ui import interrupted_message, train_with_progress
 
     out, _ = consoles()
     settings = config.preset(
@@ -154,14 +159,14 @@ def train(
     )  # fmt: skip
     result = train_with_progress(files, settings, out, name=name, force=force)
     out.print(render.training_summary(result))
+    if result.interrupted:
+        raise Interrupted(interrupted_message(result))
     out.print(
-        f'Try it: [bold]autocomplete predict "{_example_prompt()}" --model {result.name}[/bold] '
-        "or [bold]autocomplete repl[/bold]"
-    )
-
-
-def _example_prompt() -> str:
-    return "the "
+        Text.assemble(
+            "Try it: ", (f'autocomplete predict "the " --model {result.name}', "bold"), " or ",
+            ("autocomplete repl", "bold"),
+        )
+    )  # fmt: skip
 
 
 @app.command()
@@ -291,10 +296,19 @@ def repl(
         ),
     ] = False,
     train_default: Annotated[
-        bool, typer.Option("--train-default", help="With no model yet, train the bundled corpus first.")
+        bool,
+        typer.Option(
+            "--train-default",
+            help="With no model yet, train the bundled corpus first. Ctrl-C stops that training (the best "
+            "epoch so far is saved) and exits with 130 without opening the REPL.",
+        ),
     ] = False,
 ) -> None:
-    """Type with live next-word suggestions, Tab completion and ghost text."""
+    """Type with live next-word suggestions, Tab completion and ghost text.
+
+    Standard input must be a terminal (for piped text: `autocomplete predict --stdin`). Ctrl-C clears the
+    line; if it stops training for --train-default, the command exits with 130.
+    """
     from autocomplete.repl.app import run
 
     check_top_k(top_k)

@@ -32,3 +32,13 @@ def train_with_progress(
         return train(files, config, name=name, force=force, reporter=reporter)
     finally:
         reporter.close()
+
+
+def interrupted_message(result) -> str:
+    """What an interrupted training (result.interrupted) kept, in one line."""
+    # TrainResult will also say which phase was interrupted and whether the refit was skipped: add it here.
+    epochs = f"{result.epochs_run} epoch{'s' * (result.epochs_run != 1)}"
+    return (
+        f"training was interrupted after {epochs}: the best so far (epoch {result.best_epoch}) "
+        f"was saved as {result.name}"
+    )

@@ -135,7 +135,7 @@ def test_train_default_trains_the_bundled_corpus(store_home, monkeypatch):
     def fake_train(paths, config, name=None, force=False, reporter=None):
         trained.append((paths[0].name, config, reporter))
         write_model("notebook")
-        return SimpleNamespace(name="notebook", seconds=1.0)
+        return SimpleNamespace(name="notebook", seconds=1.0, interrupted=False)
 
     monkeypatch.setattr(autocomplete.train, "train", fake_train)
     info, _ = startup.open_model(None, True, quiet(), ask=pytest.fail)
@@ -150,7 +150,10 @@ def test_yes_at_the_question_trains_too(store_home, monkeypatch):
     monkeypatch.setattr(
         autocomplete.train,
         "train",
-        lambda *a, **k: (write_model("notebook"), SimpleNamespace(name="notebook", seconds=1))[1],
+        lambda *a, **k: (
+            write_model("notebook"),
+            SimpleNamespace(name="notebook", seconds=1, interrupted=False),
+        )[1],
     )
     info, _ = startup.open_model(None, False, quiet(), ask=lambda console: True)
     assert info.name == "notebook"
@@ -170,6 +173,30 @@ def test_cli_repl_without_a_model_is_one_line_and_exit_1(store_home):
         and lines[0].startswith("error: no trained model yet")
         and "--train-default" in lines[0]
     )
+
+
+@pytest.mark.slow
+def test_train_default_interrupted_does_not_open_the_repl(
+    store_home, corpus_file, monkeypatch, ctrl_c_after_epoch
+):
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from autocomplete import bundled, store
+
+    monkeypatch.setattr(bundled, "default_corpus", lambda: corpus_file)  # seconds, not half a minute
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        keys.send_text("\x04")  # were the REPL opened, this Ctrl-D would end it with exit 0
+        result = CliRunner().invoke(app, ["repl", "--train-default"], env=CLI_ENV)
+    assert result.exit_code == 130, result.output
+    assert "Trained" not in result.stdout
+    assert result.stderr.splitlines() == [
+        "error: training was interrupted after 1 epoch: the best so far (epoch 1) was saved as corpus; "
+        "the REPL was not opened on it: `autocomplete train --force` trains it again, `autocomplete repl` "
+        "opens it as it is"
+    ]
+    assert store.load("corpus")[0].meta["epochs_run"] == 1
 
 
 def test_cli_repl_checks_top_k(store_home):
