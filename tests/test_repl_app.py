@@ -395,6 +395,22 @@ def test_vi_mode_takes_the_ghost_with_right(session):
     assert repl.session.app.editing_mode.value == "VI"
 
 
+def test_vi_mode_shows_its_mode_in_the_status_line(session):
+    repl, typist, _ = session(vi=True)
+    status = lambda: repl.live.toolbar().value.splitlines()[-1]  # noqa: E731
+
+    def script(t: Typist):
+        t.wait_for(lambda: "vi insert" in status(), "insert mode shown")
+        t.send("\x1b")  # Escape: normal mode
+        t.wait_for(lambda: "vi normal" in status(), "normal mode shown")
+        t.send("i")
+        t.wait_for(lambda: "vi insert" in status(), "insert mode again")
+        t.type("to")
+        t.send(ENTER)
+
+    assert read_line(repl, typist, script) == "to"
+
+
 def test_no_color_panel_and_ghost(session):
     repl, _, _ = session(color=False)
     assert "\x1b[36m" not in repl.live.toolbar().value

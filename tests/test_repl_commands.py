@@ -42,6 +42,29 @@ def test_help_lists_keys_and_commands(state):
         assert needle in out, needle
 
 
+def test_help_lists_every_alias(state):
+    from autocomplete.repl.commands import ALIASES
+
+    out = run(":help", state)[1]
+    for alias, command in ALIASES.items():
+        row = next(line for line in out.splitlines() if line.lstrip().startswith(command + " "))
+        assert alias in row, (alias, row)
+
+
+@pytest.mark.parametrize("line", [":HELP", ":Help", ":H"])
+def test_commands_are_case_insensitive(state, line):
+    assert run(line, state)[1] == run(":help", state)[1]
+
+
+@pytest.mark.parametrize("line", [":Quit", ":QUIT", ":Q", ":EXIT"])
+def test_quit_in_any_case(state, line):
+    assert run(line, state) == (False, "")
+
+
+def test_top_in_capitals(state):
+    assert run(":TOP 3", state)[0] and state.top_k == 3
+
+
 @pytest.mark.parametrize("line", [":quit", ":q", "  :exit  "])
 def test_quit(state, line):
     assert run(line, state) == (False, "")
@@ -297,7 +320,7 @@ def test_any_text_after_any_command_is_printed_verbatim(store_home, command, tex
 def test_any_unknown_command_is_printed_verbatim(name):
     state = ReplState("fake", FakeModel(), 5)
     line = f":{name}"
-    if line in (*ARGUMENT_COMMANDS, *PLAIN_COMMANDS, ":m"):
+    if line.lower() in (*ARGUMENT_COMMANDS, *PLAIN_COMMANDS, ":m"):
         return
     keep_going, out = run(line, state)
     assert keep_going and len(out.strip().splitlines()) == 1 and line in out

@@ -108,7 +108,9 @@ def help_table() -> Table:
         table.add_row(keys, what)
     table.add_row("", "")
     for name, command in COMMANDS.items():
-        table.add_row(f"{name} {command.args}".strip(), command.help)
+        aliases = ", ".join(a for a, target in ALIASES.items() if target == name)
+        usage = f"{name} {command.args}".strip() + (f"  ({aliases})" if aliases else "")
+        table.add_row(usage, command.help)
     return table
 
 
@@ -130,12 +132,12 @@ def is_command(line: str) -> bool:
 def execute(line: str, state: ReplState, console: Console) -> bool:
     """Run one `:` command line; False when the REPL should end. Unknown commands get a one-line hint."""
     typed, _, arg = line.strip().partition(" ")
-    name = ALIASES.get(typed, typed)
+    name = ALIASES.get(typed.lower(), typed.lower())
     command = COMMANDS.get(name)
     if command is None:
         close = [c for c in COMMANDS if c.startswith(name[:2])] if len(name) > 1 else []
         also = f" (did you mean {' or '.join(close)}?)" if close and name != ":" else ""
-        hint(console, "unknown command “", name, f"”{also}: try :help")
+        hint(console, "unknown command “", typed, f"”{also}: try :help")
         return True
     arg = arg.strip()
     if arg and not command.args:

@@ -14,12 +14,17 @@ from collections.abc import Callable
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.formatted_text import ANSI
+from prompt_toolkit.key_binding.vi_state import InputMode
 
 from autocomplete.repl.autosuggest import GhostKeeper, ghost_for, ghost_on_screen
 from autocomplete.repl.commands import is_command
 from autocomplete.repl.panel import Frame, PanelRenderer, Status, panel_rows
 from autocomplete.repl.state import ReplState
 
+VI_MODES = {
+    InputMode.INSERT: "insert", InputMode.INSERT_MULTIPLE: "insert", InputMode.NAVIGATION: "normal",
+    InputMode.REPLACE: "replace", InputMode.REPLACE_SINGLE: "replace",
+}  # fmt: skip
 COMMAND_NOTE = "a command: :help :model NAME :models :top N :quit"
 
 
@@ -103,7 +108,12 @@ class Live:
 
     def status(self) -> Status:
         s = self.state
-        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi)
+        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode())
+
+    def _vi_mode(self) -> str:
+        if not self.state.vi or self.app is None:
+            return ""
+        return VI_MODES.get(self.app.vi_state.input_mode, "")
 
     def toolbar(self) -> ANSI:
         """The panel for the latest finished frame; called by prompt_toolkit on every redraw (UI thread)."""

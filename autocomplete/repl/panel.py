@@ -38,6 +38,7 @@ class Status:
     top_k: int
     menu_while_typing: bool = False
     vi: bool = False
+    vi_mode: str = ""  # "insert", "normal"...: what vi mode the keys are in (vi only)
 
 
 def fit(word: str, width: int) -> str:
@@ -94,8 +95,9 @@ def status_line(status: Status) -> Text:
     """The model, K and the F2 switch first (they must stay visible), then the keys (cut when narrow)."""
     menu = "on" if status.menu_while_typing else "off"
     keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
+    mode = f" · vi {status.vi_mode}" if status.vi and status.vi_mode else ""
     return Text.assemble(
-        (status.model, "bold"), f" · top {status.top_k} · F2 pop-up menu {menu} · {keys}", style="dim"
+        (status.model, "bold"), f" · top {status.top_k}{mode} · F2 pop-up menu {menu} · {keys}", style="dim"
     )
 
 
