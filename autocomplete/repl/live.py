@@ -120,10 +120,9 @@ class Live:
         if self.app is not None:
             size = self.app.output.get_size()
             self.size = (size.columns, size.rows)
-        columns, rows = self.size
-        return self.renderer(
-            self.frame, self.status(), columns, panel_rows(self.state.top_k, rows), self._ghost_word()
-        )
+        columns, terminal_rows = self.size
+        rows, context = panel_rows(self.state.top_k, terminal_rows)
+        return self.renderer(self.frame, self.status(), columns, rows, self._ghost_word(), context)
 
     def _ghost_word(self) -> str | None:
         """The word of the ghost on screen, for the panel to mark."""
@@ -136,9 +135,10 @@ class Live:
     def _compute(self, text: str) -> None:  # worker thread
         frame = compute_frame(text, self.state)
         self.frame = frame
-        columns, rows = self.size
+        columns, terminal_rows = self.size
+        rows, context = panel_rows(self.state.top_k, terminal_rows)
         ghost_word = frame.ghost.panel_word(frame.answer) if frame.ghost is not None else None
-        self.renderer(frame, self.status(), columns, panel_rows(self.state.top_k, rows), ghost_word)
+        self.renderer(frame, self.status(), columns, rows, ghost_word, context)
         app = self.app
         loop = app.loop if app is not None and app.is_running else None
         if loop is not None and not loop.is_closed():
