@@ -156,6 +156,22 @@ def test_tab_twice_picks_the_best_word_and_adds_a_space(session):
     assert read_line(repl, typist, script) == "the cat "
 
 
+def test_escape_closes_the_menu_and_keeps_the_line(session):
+    repl, typist, _ = session()
+
+    def script(t: Typist):
+        t.type("the c")
+        t.send(TAB)
+        t.menu()
+        t.send(TAB)
+        t.wait_for(lambda: t.buffer.text == "the cat ", "the pick")
+        t.send("\x1b")  # alone: read as Escape once the Meta timeout (0.5 s) has passed
+        t.wait_for(lambda: t.buffer.complete_state is None, "the menu to close")
+        t.send(ENTER)  # the menu is closed: Enter accepts the line at once
+
+    assert read_line(repl, typist, script) == "the cat "
+
+
 def test_right_arrow_takes_the_ghost(session):
     repl, typist, _ = session()
 
