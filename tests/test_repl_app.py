@@ -72,6 +72,17 @@ class Typist:
             lambda: self.buffer.complete_state and self.buffer.complete_state.completions, "the menu"
         )
 
+    def tab_twice(self, text: str, picked: str) -> None:
+        """Type `text`, open the menu with Tab, pick its first entry with a second Tab."""
+        self.type(text)
+        self.send(TAB)
+        self.menu()
+        self.send(TAB)
+        self.wait_for(lambda: self.buffer.text == picked, "the pick")
+
+    def menu_closed(self) -> None:
+        self.wait_for(lambda: self.buffer.complete_state is None, "the menu to close")
+
     def new_prompt(self) -> None:
         self.wait_for(lambda: self.buffer.text == "" and self.running(), "a new prompt")
 
@@ -144,13 +155,9 @@ def test_tab_twice_picks_the_best_word_and_adds_a_space(session):
     repl, typist, _ = session()
 
     def script(t: Typist):
-        t.type("the c")
-        t.send(TAB)
-        t.menu()
-        t.send(TAB)  # the first Tab opened the menu; the second picks its first entry
-        t.wait_for(lambda: t.buffer.text == "the cat ", "the pick")
+        t.tab_twice("the c", "the cat ")
         t.send(ENTER)  # closes the menu, keeps the pick
-        t.wait_for(lambda: t.buffer.complete_state is None, "the menu to close")
+        t.menu_closed()
         t.send(ENTER)
 
     assert read_line(repl, typist, script) == "the cat "
@@ -160,13 +167,9 @@ def test_escape_closes_the_menu_and_keeps_the_line(session):
     repl, typist, _ = session()
 
     def script(t: Typist):
-        t.type("the c")
-        t.send(TAB)
-        t.menu()
-        t.send(TAB)
-        t.wait_for(lambda: t.buffer.text == "the cat ", "the pick")
+        t.tab_twice("the c", "the cat ")
         t.send("\x1b")  # alone: read as Escape once the Meta timeout (0.5 s) has passed
-        t.wait_for(lambda: t.buffer.complete_state is None, "the menu to close")
+        t.menu_closed()
         t.send(ENTER)  # the menu is closed: Enter accepts the line at once
 
     assert read_line(repl, typist, script) == "the cat "
