@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.text import Text
 
 from autocomplete import store
-from autocomplete.errors import AutocompleteError, ExitStatus, UsageError
+from autocomplete.errors import AutocompleteError, ExitStatus, Interrupted, UsageError
+from autocomplete.suggest import MAX_TOP_K
 from autocomplete.text import MARKERS
 
 app = typer.Typer(
@@ -25,8 +26,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="List the trained models, or remove one.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
-
-MAX_TOP_K = 1000
 
 
 def stdout_console() -> Console:
@@ -160,9 +159,13 @@ def train(
         int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
     ] = None,
 ) -> None:
-    """Learn a next-word model from text files and save it in the model store."""
-    from autocomplete import bundled, config, render
-    from autocomplete.train import train as run_training
+    """Learn a next-word model from text files and save it in the model store.
+
+    Ctrl-C stops training: once an epoch has finished the best model so far is saved, and either way the
+    command exits with 130.
+    """
+    from autocomplete import config, render
+    from autocomplete.training_ui import interrupted_message, train_with_progress
 
     out = stdout_console()
     settings = config.preset(
@@ -171,16 +174,10 @@ def train(
         learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
         ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
     )  # fmt: skip
-    if not files:
-        files = [bundled.default_corpus()]
-        out.print(Text.assemble("Training on the bundled corpus ", render.plain(files[0].name, "bold")))
-    files = _read_once(files)
-    reporter = render.RichReporter(out)
-    try:
-        result = run_training(files, settings, name=name, force=force, reporter=reporter)
-    finally:
-        reporter.close()
+    result = train_with_progress(_read_once(files) if files else None, settings, out, name=name, force=force)
     out.print(render.training_summary(result))
+    if result.interrupted:
+        raise Interrupted(interrupted_message(result))
     out.print(_try_it(result.name))
 
 
@@ -359,10 +356,19 @@ def repl(
         ),
     ] = False,
     train_default: Annotated[
-        bool, typer.Option("--train-default", help="With no model yet, train the bundled corpus first.")
+        bool,
+        typer.Option(
+            "--train-default",
+            help="With no model yet, train the bundled corpus first. Ctrl-C stops that training (the best "
+            "epoch so far is saved) and exits with 130 without opening the REPL.",
+        ),
     ] = False,
 ) -> None:
-    """Type with live next-word suggestions, Tab completion and ghost text."""
+    """Type with live next-word suggestions, Tab completion and ghost text.
+
+    Standard input must be a terminal (for piped text: `autocomplete predict --stdin`). Ctrl-C clears the
+    line; if it stops training for --train-default, the command exits with 130.
+    """
     from autocomplete.repl.app import run
 
     check_top_k(top_k)

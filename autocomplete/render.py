@@ -156,7 +156,8 @@ def training_summary(result) -> Table:
     if result.refit_epochs:
         epochs += f", then {result.refit_epochs} on all the text"
     if result.interrupted:
-        epochs += " — interrupted, best epoch so far saved"
+        skipped = ", refit skipped" if result.refit_skipped else ""
+        epochs += f" — interrupted during {result.interrupted_during}{skipped}; best epoch saved"
     table.add_row("epochs", epochs)
     if result.lstm_weight < 1.0:
         mix = f"{result.lstm_weight:.2f} × LSTM + {1 - result.lstm_weight:.2f} × Kneser-Ney n-gram"

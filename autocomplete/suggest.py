@@ -14,6 +14,7 @@ from autocomplete.text import BOUNDARY, context_window, split_typed, typed_word
 from autocomplete.vocab import FIRST_WORD_ID, Vocabulary
 
 _MARKER_IDS = np.arange(FIRST_WORD_ID)
+MAX_TOP_K = 1000  # the most suggestions any front end asks for (`--top-k`, the REPL's `:top`)
 
 
 class NextWordModel(Protocol):

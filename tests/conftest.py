@@ -157,3 +157,20 @@ def leftovers(home: Path) -> list[str]:
         or p.name.endswith(".lock")
         or (p.name.startswith(".v-") and p.name not in linked)
     )
+
+
+@pytest.fixture
+def ctrl_c_after_epoch(monkeypatch):
+    """The front ends' progress bar raises KeyboardInterrupt, as Ctrl-C does, when epoch `n` ends: set(n)."""
+    from autocomplete import render
+
+    at = {"epoch": 1}
+
+    class Interrupting(render.RichReporter):
+        def epoch(self, epoch, loss, val_perplexity, improved):
+            super().epoch(epoch, loss, val_perplexity, improved)
+            if epoch == at["epoch"]:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "RichReporter", Interrupting)
+    return lambda n: at.update(epoch=n)

@@ -56,6 +56,27 @@ def test_train_then_list_then_predict(corpus_file, store_home):
     assert answer["model"] == "cli" and len(answer["suggestions"]) == 5
 
 
+@pytest.mark.slow
+def test_train_interrupted_says_what_was_saved_and_exits_130(corpus_file, store_home, ctrl_c_after_epoch):
+    ctrl_c_after_epoch(2)
+    result = run("train", str(corpus_file), "--name", "cut", "--preset", "tiny", "--epochs", "5",
+                 "--patience", "5", "--batch-size", "64")  # fmt: skip
+    assert result.exit_code == 130, result.output
+    assert "(best: 2) — interrupted during epochs, refit skipped; best epoch saved" in result.stdout
+    assert "Try it" not in result.stdout
+    assert result.stderr.splitlines() == [
+        "error: training was interrupted during epochs: the best of 2 epochs (epoch 2) was saved as cut"
+    ]
+    assert store.load("cut")[0].meta["epochs_run"] == 2
+    assert leftovers(store_home) == []
+
+
+def test_train_and_repl_help_state_the_interrupt_contract():
+    for command in ("train", "repl"):
+        result = CliRunner().invoke(app, [command, "--help"], env={**CLI_ENV, "COLUMNS": "200"})
+        assert "Ctrl-C" in result.output and "exits with 130" in result.output, command
+
+
 def bad_corpus(kind: str, folder):
     """A corpus path that `train` must refuse."""
     path = folder / {

@@ -97,7 +97,9 @@ def test_a_real_signal_during_the_refit_of_a_real_process_keeps_the_first_networ
     _read_until(proc, "on all the text")  # 500 epochs: the refit is still running when the signal lands
     proc.send_signal(signum)
     out = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, out  # the user interrupted, even though a model was saved
     assert "Traceback" not in out, out
+    assert "training was interrupted during the refit (skipped): the best of 2 epochs (epoch" in out, out
     info, predictor = store.load("sig")
     meta = info.meta
     assert (meta["interrupted_during"], meta["refit_skipped"], meta["refit_epochs"]) == ("refit", True, 0)

@@ -72,6 +72,20 @@ class Typist:
             lambda: self.buffer.complete_state and self.buffer.complete_state.completions, "the menu"
         )
 
+    def tab_twice(self, text: str, picked: str) -> None:
+        """Type `text`, open the menu with Tab, pick its first entry with a second Tab."""
+        self.type(text)
+        self.send(TAB)
+        self.menu()
+        self.send(TAB)
+        self.wait_for(lambda: self.buffer.text == picked, "the pick")
+
+    def menu_closed(self) -> None:
+        self.wait_for(lambda: self.buffer.complete_state is None, "the menu to close")
+
+    def new_prompt(self) -> None:
+        self.wait_for(lambda: self.buffer.text == "" and self.running(), "a new prompt")
+
     def abort(self) -> None:
         """End the prompt whatever state it is in, so the test fails with the reason instead of hanging."""
         app = self.repl.session.app
@@ -129,18 +143,34 @@ def read_line(repl: Repl, typist: Typist, script: Callable[[Typist], None]) -> s
     return line
 
 
+def run_loop(repl: Repl, typist: Typist, script: Callable[[Typist], None]) -> None:
+    """Repl.loop() (lines printed, commands run) while `script` types."""
+    thread = typist.start(script)
+    repl.loop()
+    thread.join(5)
+    assert not typist.errors, typist.errors
+
+
 def test_tab_twice_picks_the_best_word_and_adds_a_space(session):
     repl, typist, _ = session()
 
     def script(t: Typist):
-        t.type("the c")
-        t.send(TAB)
-        t.menu()
-        t.send(TAB)  # the first Tab opened the menu; the second picks its first entry
-        t.wait_for(lambda: t.buffer.text == "the cat ", "the pick")
+        t.tab_twice("the c", "the cat ")
         t.send(ENTER)  # closes the menu, keeps the pick
-        t.wait_for(lambda: t.buffer.complete_state is None, "the menu to close")
+        t.menu_closed()
         t.send(ENTER)
+
+    assert read_line(repl, typist, script) == "the cat "
+
+
+def test_escape_closes_the_menu_and_keeps_the_line(session):
+    repl, typist, _ = session()
+
+    def script(t: Typist):
+        t.tab_twice("the c", "the cat ")
+        t.send("\x1b")  # alone: read as Escape once the Meta timeout (0.5 s) has passed
+        t.menu_closed()
+        t.send(ENTER)  # the menu is closed: Enter accepts the line at once
 
     assert read_line(repl, typist, script) == "the cat "
 
@@ -266,7 +296,7 @@ def test_loop_prints_lines_keeps_history_and_runs_commands(session, tmp_path, ca
         t.send(ENTER)
         # Each accepted line is in the file before the next prompt is used.
         t.wait_for(lambda: "+first line" in history_file.read_text(), "the history file")
-        t.wait_for(lambda: t.buffer.text == "" and t.running(), "a new prompt")
+        t.new_prompt()
         t.type(":top 2")
         t.send(ENTER)
         t.wait_for(lambda: repl.state.top_k == 2 and t.running(), "the command")
@@ -279,10 +309,7 @@ def test_loop_prints_lines_keeps_history_and_runs_commands(session, tmp_path, ca
         t.type(":quit")
         t.send(ENTER)
 
-    thread = typist.start(script)
-    repl.loop()
-    thread.join(5)
-    assert not typist.errors, typist.errors
+    run_loop(repl, typist, script)
     assert capsys.readouterr().out == "first line\n"
     assert "showing the top 2" in out.getvalue()
     assert [line for line in history_file.read_text().splitlines() if line.startswith("+")] == [
@@ -324,15 +351,53 @@ def test_model_switch_is_live(session, store_home, capsys):
         t.send(RIGHT)
         t.wait_for(lambda: t.buffer.text == "alpha", "the ghost taken")
         t.send(ENTER)
-        t.wait_for(lambda: t.buffer.text == "" and t.running(), "a new prompt")
+        t.new_prompt()
         t.send(CTRL_D)
 
-    thread = typist.start(script)
-    repl.loop()
-    thread.join(5)
-    assert not typist.errors, typist.errors
+    run_loop(repl, typist, script)
     assert "now using other" in out.getvalue() and capsys.readouterr().out == "alpha\n"
     assert repl.message() == [("class:model", "other"), ("", "> ")]
+
+
+def test_a_history_that_cannot_be_written_is_kept_in_memory(session, store_home):
+    from autocomplete import store
+    from autocomplete.repl.app import history
+
+    store.history_path().mkdir(parents=True)  # a folder where the file should be
+    warned = io.StringIO()
+    kept = history(Console(file=warned, width=300, color_system=None))
+    assert warned.getvalue() == (
+        f"! history will not be saved: cannot write {store.history_path()} (Is a directory)\n"
+    )
+    repl, typist, _ = session(history=kept)
+
+    def script(t: Typist):
+        t.type("kept here")
+        t.send(ENTER)
+        t.new_prompt()
+        t.send(UP)
+        t.wait_for(lambda: t.buffer.text == "kept here", "the line from the history")
+        t.send(ENTER)
+        t.new_prompt()
+        t.send(CTRL_D)
+
+    run_loop(repl, typist, script)
+    assert list(kept.load_history_strings()) == ["kept here"]  # a repeated line is kept once
+
+
+def test_the_adapters_follow_the_state_answers(session):
+    """`:model` and `:top` replace the state's answers; the session's completer and ghost follow."""
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    repl, _, _ = session()
+    completer, auto_suggest = repl.adapters.completer(), repl.adapters.auto_suggest()
+    assert repl.adapters.completer() is completer  # built once per answers, not per keystroke
+    repl.state.set_top_k(2)
+    assert repl.adapters.completer() is not completer
+    assert repl.adapters.auto_suggest() is not auto_suggest
+    words = [c.text for c in repl.adapters.completer().get_completions(Document("the "), CompleteEvent())]
+    assert words == ["cat ", "dog "]
 
 
 def test_vi_mode_takes_the_ghost_with_right(session):
@@ -347,6 +412,22 @@ def test_vi_mode_takes_the_ghost_with_right(session):
 
     assert read_line(repl, typist, script) == "the cat"
     assert repl.session.app.editing_mode.value == "VI"
+
+
+def test_vi_mode_shows_its_mode_in_the_status_line(session):
+    repl, typist, _ = session(vi=True)
+    status = lambda: repl.live.toolbar().value.splitlines()[-1]  # noqa: E731
+
+    def script(t: Typist):
+        t.wait_for(lambda: "vi insert" in status(), "insert mode shown")
+        t.send("\x1b")  # Escape: normal mode
+        t.wait_for(lambda: "vi normal" in status(), "normal mode shown")
+        t.send("i")
+        t.wait_for(lambda: "vi insert" in status(), "insert mode again")
+        t.type("to")
+        t.send(ENTER)
+
+    assert read_line(repl, typist, script) == "to"
 
 
 def test_no_color_panel_and_ghost(session):

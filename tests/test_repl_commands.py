@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import CLI_ENV, write_model
 from fakes import FakeModel
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -38,6 +40,29 @@ def test_help_lists_keys_and_commands(state):
     assert keep_going
     for needle in ["Tab", "Alt-N", "F2", "Ctrl-D", ":model NAME", ":top N", ":quit"]:
         assert needle in out, needle
+
+
+def test_help_lists_every_alias(state):
+    from autocomplete.repl.commands import ALIASES
+
+    out = run(":help", state)[1]
+    for alias, command in ALIASES.items():
+        row = next(line for line in out.splitlines() if line.lstrip().startswith(command + " "))
+        assert alias in row, (alias, row)
+
+
+@pytest.mark.parametrize("line", [":HELP", ":Help", ":H"])
+def test_commands_are_case_insensitive(state, line):
+    assert run(line, state)[1] == run(":help", state)[1]
+
+
+@pytest.mark.parametrize("line", [":Quit", ":QUIT", ":Q", ":EXIT"])
+def test_quit_in_any_case(state, line):
+    assert run(line, state) == (False, "")
+
+
+def test_top_in_capitals(state):
+    assert run(":TOP 3", state)[0] and state.top_k == 3
 
 
 @pytest.mark.parametrize("line", [":quit", ":q", "  :exit  "])
@@ -69,18 +94,11 @@ def test_top_refuses_bad_numbers(state, arg):
 
 def test_model_switches_live(store_home, state):
     write_model("other", words="alpha beta gamma delta".split())
+    before = state.answers
     keep_going, out = run(":model other", state)
     assert keep_going and "now using other" in out
-    assert state.model_name == "other" and state.generation == 1
+    assert state.model_name == "other" and state.answers is not before
     assert {s.word for s in state.answers("").items} <= {"alpha", "beta", "gamma", "delta"}
-    assert "alpha " in {c.text for c in state.completer.get_completions(*_doc(""))}
-
-
-def _doc(text):
-    from prompt_toolkit.completion import CompleteEvent
-    from prompt_toolkit.document import Document
-
-    return Document(text), CompleteEvent()
 
 
 def test_model_that_does_not_exist_is_a_hint(store_home, state):
@@ -140,7 +158,7 @@ def test_train_default_trains_the_bundled_corpus(store_home, monkeypatch):
     def fake_train(paths, config, name=None, force=False, reporter=None):
         trained.append((paths[0].name, config, reporter))
         write_model("notebook")
-        return SimpleNamespace(name="notebook", seconds=1.0)
+        return SimpleNamespace(name="notebook", seconds=1.0, interrupted=False)
 
     monkeypatch.setattr(autocomplete.train, "train", fake_train)
     info, _ = startup.open_model(None, True, quiet(), ask=pytest.fail)
@@ -155,14 +173,22 @@ def test_yes_at_the_question_trains_too(store_home, monkeypatch):
     monkeypatch.setattr(
         autocomplete.train,
         "train",
-        lambda *a, **k: (write_model("notebook"), SimpleNamespace(name="notebook", seconds=1))[1],
+        lambda *a, **k: (
+            write_model("notebook"),
+            SimpleNamespace(name="notebook", seconds=1, interrupted=False),
+        )[1],
     )
     info, _ = startup.open_model(None, False, quiet(), ask=lambda console: True)
     assert info.name == "notebook"
 
 
 def test_cli_repl_without_a_model_is_one_line_and_exit_1(store_home):
-    result = CliRunner().invoke(app, ["repl"], env=CLI_ENV)
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        result = CliRunner().invoke(app, ["repl"], env=CLI_ENV)  # keys from a pipe input, not stdin
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert (
@@ -170,6 +196,30 @@ def test_cli_repl_without_a_model_is_one_line_and_exit_1(store_home):
         and lines[0].startswith("error: no trained model yet")
         and "--train-default" in lines[0]
     )
+
+
+@pytest.mark.slow
+def test_train_default_interrupted_does_not_open_the_repl(
+    store_home, corpus_file, monkeypatch, ctrl_c_after_epoch
+):
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from autocomplete import bundled, store
+
+    monkeypatch.setattr(bundled, "default_corpus", lambda: corpus_file)  # seconds, not half a minute
+    with create_pipe_input() as keys, create_app_session(input=keys, output=DummyOutput()):
+        keys.send_text("\x04")  # were the REPL opened, this Ctrl-D would end it with exit 0
+        result = CliRunner().invoke(app, ["repl", "--train-default"], env=CLI_ENV)
+    assert result.exit_code == 130, result.output
+    assert "Trained" not in result.stdout
+    assert result.stderr.splitlines() == [
+        "error: training was interrupted during epochs: the best of 1 epoch (epoch 1) was saved as corpus; "
+        "the REPL was not opened on it: `autocomplete train --force` trains it again, `autocomplete repl` "
+        "opens it as it is"
+    ]
+    assert store.load("corpus")[0].meta["epochs_run"] == 1
 
 
 def test_cli_repl_checks_top_k(store_home):
@@ -226,3 +276,51 @@ def test_one_blas_thread_unless_the_user_chose(env, expected):
     if expected == "True" and result.stdout.strip() == "False" and not sys.platform.startswith("linux"):
         pytest.skip("no OpenBLAS found through /proc on this system")
     assert result.stdout.strip() == expected
+
+
+# --- user text is never markup ---------------------------------------------------------------------
+
+ARGUMENT_COMMANDS = [":model", ":top"]  # the commands that read an argument
+PLAIN_COMMANDS = [":help", ":models", ":quit", ":h", ":?", ":q", ":exit"]  # these take none
+
+
+@pytest.mark.parametrize(
+    "line, shown",
+    [(":top [/x]", "[/x]"), (":model [/x]", "[/x]"), (":foo[/x]", ":foo[/x]"), (":top [bold]9", "[bold]9")],
+)
+def test_markup_in_a_command_is_shown_as_typed(store_home, state, line, shown):
+    keep_going, out = run(line, state)
+    assert keep_going and state.model_name == "fake" and state.top_k == 5
+    assert len(out.strip().splitlines()) == 1 and shown in out
+
+
+@pytest.mark.parametrize("command", PLAIN_COMMANDS)
+def test_a_command_that_takes_no_argument_refuses_one(state, command):
+    keep_going, out = run(f"{command} [/x] now", state)
+    assert keep_going  # even :quit: a line that is not exactly a command does nothing
+    assert out.strip().splitlines() == [f"! {command} takes no argument (got “[/x] now”)"]
+
+
+# Any printable text, brackets and quotes included (what is not printable is shown escaped, not verbatim).
+USER_TEXT = st.text(st.characters().filter(str.isprintable), max_size=40).map(str.strip)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(ARGUMENT_COMMANDS + PLAIN_COMMANDS), text=USER_TEXT.filter(bool))
+def test_any_text_after_any_command_is_printed_verbatim(store_home, command, text):
+    state = ReplState("fake", FakeModel(), 5)
+    keep_going, out = run(f"{command} {text}", state)
+    assert keep_going
+    if not (command == ":top" and text.isascii() and text.isdigit() and 1 <= int(text) <= 1000):
+        assert text in out.replace("\n", "")
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=USER_TEXT.filter(lambda t: t and not any(c.isspace() for c in t)))
+def test_any_unknown_command_is_printed_verbatim(name):
+    state = ReplState("fake", FakeModel(), 5)
+    line = f":{name}"
+    if line.lower() in (*ARGUMENT_COMMANDS, *PLAIN_COMMANDS, ":m"):
+        return
+    keep_going, out = run(line, state)
+    assert keep_going and len(out.strip().splitlines()) == 1 and line in out

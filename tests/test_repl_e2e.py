@@ -1,32 +1,25 @@
 """The installed `autocomplete repl` in a real pseudo-terminal, on a really trained model.
 
-pexpect gives the terminal; this test answers prompt_toolkit's cursor-position requests itself (a terminal
-emulator would), without which prompt_toolkit does not draw its bottom toolbar. The tmux test, where tmux
-is installed, checks the screen itself as a user would see it.
+pexpect gives the terminal (tests/terminal.py). The tmux test, where tmux is installed, checks the screen
+itself as a user would see it.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pexpect
 import pytest
+from terminal import COMMAND, CTRL_D, ENTER, RIGHT, TAB, Terminal
 
 from autocomplete import store
 from autocomplete.repl.autosuggest import ghost_for
 from autocomplete.repl.state import Answers
 
 pytestmark = pytest.mark.slow  # a real Keras model (trained once per session by conftest)
-
-COMMAND = str(Path(sys.executable).with_name("autocomplete"))
-CSI = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\x1b\][^\x07]*\x07")
-TAB, ENTER, RIGHT, CTRL_D = "\t", "\r", "\x1b[C", "\x04"
 
 
 def expected(predictor, text: str) -> tuple[str, str]:
@@ -35,67 +28,11 @@ def expected(predictor, text: str) -> tuple[str, str]:
     return answers(text).items[0].word, ghost_for(text, answers).text
 
 
-class Terminal:
-    """A pexpect child with the output kept, escape sequences stripped, and CPR requests answered."""
-
-    def __init__(self, home: Path, *args: str):
-        env = {**os.environ, "AUTOCOMPLETE_HOME": str(home), "TERM": "xterm-256color", "COLUMNS": "100"}
-        env.pop("NO_COLOR", None)
-        self.child = pexpect.spawn(COMMAND, ["repl", *args], env=env, dimensions=(30, 100), encoding="utf-8")
-        self.raw = ""
-
-    @property
-    def text(self) -> str:
-        return CSI.sub("", self.raw).replace("\r", "")
-
-    def pump(self, seconds: float) -> bool:
-        """Read for `seconds` at most; False once the child has ended."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                chunk = self.child.read_nonblocking(65536, timeout=0.05)
-            except pexpect.TIMEOUT:
-                continue
-            except pexpect.EOF:
-                return False
-            self.raw += chunk
-            for _ in range(chunk.count("\x1b[6n")):  # "where is the cursor?": at the top, all rows free
-                self.child.send("\x1b[1;1R")
-        return True
-
-    def wait_for(self, pattern: str, timeout: float = 10.0) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if match := re.search(pattern, self.text):
-                return match
-            if not self.pump(0.05):
-                break
-        raise AssertionError(f"{pattern!r} never appeared; screen text so far:\n{self.text[-3000:]}")
-
-    def settle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
-        """Wait until the REPL has drawn everything (no output for `quiet` seconds)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            before = len(self.raw)
-            self.pump(quiet)
-            if len(self.raw) == before:
-                return
-
-    def type(self, keys: str) -> None:
-        for key in keys:
-            self.child.send(key)
-            self.pump(0.02)
-
-    def close(self) -> None:
-        if self.child.isalive():
-            self.child.terminate(force=True)
-
-
 def test_repl_in_a_real_terminal(model_home, trained_model):
     _, predictor = store.load(trained_model.name)
     best, _ = expected(predictor, "the c")
     _, ghost = expected(predictor, "my lo")
-    term = Terminal(model_home, "--model", trained_model.name)
+    term = Terminal(model_home, "repl", "--model", trained_model.name)
     try:
         term.wait_for(rf"{trained_model.name}> ")
         term.wait_for(r"context: ⟨start⟩ ⟨start⟩ · next word")  # the panel, under the prompt

@@ -94,7 +94,7 @@ def test_status_line_tells_the_switches():
 
 
 def test_panel_rows_leave_room_on_short_terminals():
-    assert panel_rows(5, 40) == 5 and panel_rows(50, 20) == 14 and panel_rows(5, 3) == 1
+    assert panel_rows(5, 40) == (5, True) and panel_rows(50, 20) == (14, True)
 
 
 def test_renderer_remembers_the_last_renders(answers):
@@ -153,3 +153,33 @@ def test_worker_survives_a_failing_job():
         assert seen == ["good"]
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("width", [20, 26, 30, 36, 44, 50])
+def test_a_narrow_panel_keeps_bars_meaningful_or_drops_them(answers, width):
+    """Bars shorten to fit whole (never cut with …); when too little room is left, no bar at all."""
+    lines = plain(render_panel(answers("the "), STATUS, width=width, rows=5, color=False))
+    rows = lines[:4]  # cat, dog, cow, castle
+    for line in rows:
+        assert cell_len(line) <= width and "…" not in line, line
+        assert line.split()[2].endswith("%"), line  # the probability is always whole
+    assert [line.split()[1] for line in rows] == ["cat", "dog", "cow", "castle"]
+    bars = [line.count("█") for line in rows]
+    room = width - 24  # "1 ", a word of 12, " 50.0% ", " ◂"
+    if room < 5:
+        assert bars == [0, 0, 0, 0]
+    else:
+        assert bars[0] == min(20, room) and bars[1] == bars[0] // 2  # still relative to the best
+
+
+def test_a_short_terminal_panel_keeps_its_status_line(answers):
+    lines = plain(render_panel(answers("the "), STATUS, width=80, rows=0, color=False, context=False))
+    assert len(lines) == 1 and lines[0].startswith("fake · top 5")
+
+
+@pytest.mark.parametrize(
+    "terminal_rows, shown",
+    [(30, (5, True)), (8, (2, True)), (7, (1, True)), (4, (1, True)), (3, (1, False)), (2, (0, False))],
+)
+def test_a_short_terminal_shows_what_fits_and_keeps_the_status_line(terminal_rows, shown):
+    assert panel_rows(5, terminal_rows) == shown  # (suggestion rows, the context line)

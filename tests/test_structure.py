@@ -10,14 +10,6 @@ import autocomplete
 
 PACKAGE = Path(autocomplete.__file__).parent
 
-# The REPL's known cycles, being removed on another branch (repl/commands.py imports MAX_TOP_K from cli.py;
-# repl/state.py and repl/commands.py import each other). The lead removes these once that branch is merged.
-KNOWN = {
-    ("autocomplete.repl.commands", "autocomplete.cli"),
-    ("autocomplete.repl.commands", "autocomplete.repl.state"),
-}
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -88,7 +80,4 @@ def test_the_graph_sees_the_imports():
 
 
 def test_no_import_cycle_in_the_package():
-    edges = graph()
-    for importer, imported in KNOWN:
-        edges[importer].discard(imported)
-    assert cycles(edges) == []
+    assert cycles(graph()) == []

@@ -1,7 +1,8 @@
 """`autocomplete repl`: the PromptSession assembled from the other modules, and the read-print loop.
 
-The session: the prompt `NAME> `; a ThreadedCompleter and a ThreadedAutoSuggest, each through a Dynamic
-wrapper so `:model` swaps the model live; the live panel as the bottom toolbar; FileHistory in the model
+Each part is built from the state it is handed; this module wires them. The session: the prompt `NAME> `;
+a ThreadedCompleter and a ThreadedAutoSuggest, each through a Dynamic wrapper over `Adapters`, so `:model`
+and `:top` swap them live; the live panel as the bottom toolbar; FileHistory in the model
 store (prompt_toolkit appends each accepted line to the file as it is accepted); Emacs keys, or vi.
 """
 
@@ -12,23 +13,27 @@ import sys
 from contextlib import ExitStack
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import create_app_session
-from prompt_toolkit.auto_suggest import DynamicAutoSuggest, ThreadedAutoSuggest
-from prompt_toolkit.completion import DynamicCompleter, ThreadedCompleter
+from prompt_toolkit.application import create_app_session, get_app_session
+from prompt_toolkit.auto_suggest import AutoSuggest, DynamicAutoSuggest, ThreadedAutoSuggest
+from prompt_toolkit.completion import Completer, DynamicCompleter, ThreadedCompleter
 from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
 from prompt_toolkit.filters import Condition
-from prompt_toolkit.history import FileHistory, History
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.output import create_output
 from prompt_toolkit.styles import Style
+from prompt_toolkit.utils import is_dumb_terminal
 from rich.console import Console
 
 from autocomplete import store
 from autocomplete.blas import use_one_blas_thread
+from autocomplete.errors import UsageError
 from autocomplete.repl import commands
-from autocomplete.repl.autosuggest import GhostKeeper
+from autocomplete.repl.autosuggest import GhostAutoSuggest, GhostKeeper
+from autocomplete.repl.completer import ModelCompleter
 from autocomplete.repl.key_bindings import repl_bindings
 from autocomplete.repl.live import Live
-from autocomplete.repl.state import ReplState
+from autocomplete.repl.panel import plain_suggestions
+from autocomplete.repl.state import Answers, ReplState
 
 
 def no_color() -> bool:
@@ -47,25 +52,81 @@ def style(color: bool) -> Style:
     )
 
 
-def history() -> History:
+def history(console: Console) -> History:
+    """The history file in the store; with one warning line, in memory when the file cannot be written."""
     path = store.history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # creates it if missing; fails now rather than on the first Enter
+            pass
+    except OSError as error:
+        commands.hint(console, f"history will not be saved: cannot write {path} ({error.strerror or error})")
+        try:
+            earlier = list(FileHistory(str(path)).load_history_strings())[::-1]  # oldest first
+        except OSError:
+            earlier = []
+        return InMemoryHistory(earlier)
     return FileHistory(str(path))
+
+
+def check_terminal_input() -> None:
+    """UsageError when the keys would come from a pipe (`echo text | autocomplete repl`)."""
+    # An input set up by the caller (create_app_session(input=...), as the tests do) is used as given.
+    if get_app_session()._input is None and not sys.stdin.isatty():
+        raise UsageError(
+            "standard input is not a terminal: the REPL reads keys as you type them; "
+            "for piped text use `autocomplete predict --stdin`"
+        )
+
+
+PLAIN_NOTE = "TERM=dumb: no live panel; each line you enter is answered with its suggestions"
+
+
+class Adapters:
+    """The Tab completer and the ghost auto-suggest over the state's current answers, built again once
+    `:model` or `:top` replaced them (read from the completion threads: one attribute, swapped whole)."""
+
+    def __init__(self, state: ReplState):
+        self.state = state
+        self._built = self._build(state.answers)
+
+    @staticmethod
+    def _build(answers: Answers) -> tuple[Answers, Completer, AutoSuggest]:
+        return answers, ModelCompleter(answers, commands.command_completions), GhostAutoSuggest(answers)
+
+    def _current(self) -> tuple[Answers, Completer, AutoSuggest]:
+        built, answers = self._built, self.state.answers
+        if built[0] is not answers:
+            built = self._built = self._build(answers)
+        return built
+
+    def completer(self) -> Completer:
+        return self._current()[1]
+
+    def auto_suggest(self) -> AutoSuggest:
+        return self._current()[2]
 
 
 class Repl:
     """One interactive session: the state, the live panel and ghost, and the PromptSession over them."""
 
     def __init__(
-        self, state: ReplState, console: Console, color: bool = True, history: History | None = None
+        self,
+        state: ReplState,
+        console: Console,
+        color: bool = True,
+        history: History | None = None,
+        plain: bool = False,
     ):
-        self.state, self.console = state, console
+        """`plain`: a terminal that cannot draw the panel (TERM=dumb); each line entered is answered."""
+        self.state, self.console, self.plain = state, console, plain
         self.keeper = GhostKeeper()
         self.live = Live(state, self.keeper, color)
+        self.adapters = Adapters(state)
         self.session: PromptSession[str] = PromptSession(
             message=self.message,
-            completer=ThreadedCompleter(DynamicCompleter(lambda: state.completer)),
-            auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(lambda: state.auto_suggest)),
+            completer=ThreadedCompleter(DynamicCompleter(self.adapters.completer)),
+            auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(self.adapters.auto_suggest)),
             complete_while_typing=Condition(lambda: state.complete_while_typing),
             bottom_toolbar=self.live.toolbar,
             history=history,
@@ -93,6 +154,8 @@ class Repl:
 
     def loop(self) -> None:
         """Read lines until Ctrl-D or :quit; print each accepted line; run `:` commands."""
+        if self.plain:
+            commands.say(self.console, PLAIN_NOTE)
         try:
             while True:
                 try:
@@ -106,6 +169,8 @@ class Repl:
                         return
                 elif line.strip():
                     print(line, flush=True)
+                    if self.plain:
+                        self.console.print(plain_suggestions(self.state.answers(line)), soft_wrap=True)
         finally:
             self.live.close()
 
@@ -120,6 +185,7 @@ def run(
     """Open the REPL on `model` (default: the most recent); AutocompleteError if there is nothing to open."""
     from autocomplete.repl.startup import open_model
 
+    check_terminal_input()
     console = Console(highlight=False)
     info, predictor = open_model(model, train_default, console)
     use_one_blas_thread()  # after any training: only the keystrokes' small products want one thread
@@ -129,4 +195,5 @@ def run(
             # `autocomplete repl > notes.txt`: prompt and panel on the terminal, accepted lines into the file.
             stack.enter_context(create_app_session(output=create_output(always_prefer_tty=True)))
             console = Console(stderr=True, highlight=False)
-        Repl(state, console, color=not no_color(), history=history()).loop()
+        saved = history(Console(stderr=True, highlight=False))
+        Repl(state, console, not no_color(), saved, plain=is_dumb_terminal()).loop()

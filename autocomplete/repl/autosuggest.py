@@ -20,6 +20,7 @@ from prompt_toolkit.auto_suggest import AutoSuggest, Suggestion
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.document import Document
 
+from autocomplete.repl.commands import is_command
 from autocomplete.suggest import Suggestions
 
 
@@ -99,10 +100,17 @@ def ghost_targets(text: str, answers: Callable[[str], Suggestions]) -> tuple[str
 
 def ghost_for(text: str, answers: Callable[[str], Suggestions]) -> Ghost | None:
     """The ghost to show after `text` (the whole line, cursor at its end), or None."""
-    if text.lstrip().startswith(":"):
+    if is_command(text):
         return None  # a command, not prose
     targets = ghost_targets(text, answers)
     return Ghost(text, targets) if targets else None
+
+
+def ghost_on_screen(buffer: Buffer | None) -> Ghost | None:
+    """The ghost the user sees: prompt_toolkit draws a suggestion only with the cursor at the end."""
+    if buffer is None or not isinstance(buffer.suggestion, Ghost):
+        return None
+    return buffer.suggestion if buffer.document.is_cursor_at_the_end else None
 
 
 class GhostKeeper:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prompt_toolkit.completion import Completion
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from autocomplete.errors import AutocompleteError
-
-if TYPE_CHECKING:  # state.py imports this module for command_completions
-    from autocomplete.repl.state import ReplState
+from autocomplete.repl.state import ReplState
+from autocomplete.suggest import MAX_TOP_K
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,8 @@ def _help(state: ReplState, console: Console, arg: str) -> bool:
 
 def _model(state: ReplState, console: Console, arg: str) -> bool:
     if not arg:
-        console.print(
-            f"model: [bold]{state.model_name}[/bold] (switch with [bold]:model NAME[/bold]; see :models)"
-        )
+        say(console, "model: ", (state.model_name, "bold"), " (switch with ", (":model NAME", "bold"),
+            "; see :models)")  # fmt: skip
         return True
     from autocomplete import store
 
@@ -45,7 +43,7 @@ def _model(state: ReplState, console: Console, arg: str) -> bool:
         hint(console, str(error))
         return True
     state.switch_model(info.name, predictor)
-    console.print(f"now using [bold]{info.name}[/bold] ({len(predictor.vocab):,} words)", highlight=False)
+    say(console, "now using ", (info.name, "bold"), f" ({len(predictor.vocab):,} words)")
     return True
 
 
@@ -54,24 +52,22 @@ def _models(state: ReplState, console: Console, arg: str) -> bool:
 
     infos = store.list_models(verify=True)
     if not infos:
-        console.print(f"No models in {store.models_dir()}.", highlight=False)
+        say(console, f"No models in {store.models_dir()}.")
         return True
     console.print(render.models_table(infos, store.default_name(infos)))
-    console.print(f"in use: [bold]{state.model_name}[/bold]")
+    say(console, "in use: ", (state.model_name, "bold"))
     return True
 
 
 def _top(state: ReplState, console: Console, arg: str) -> bool:
-    from autocomplete.cli import MAX_TOP_K
-
     if not arg:
-        console.print(f"showing the top {state.top_k} (change with [bold]:top N[/bold])")
+        say(console, f"showing the top {state.top_k} (change with ", (":top N", "bold"), ")")
         return True
-    if not arg.isdigit() or not 1 <= int(arg) <= MAX_TOP_K:
-        hint(console, f":top takes a number from 1 to {MAX_TOP_K} (got {arg!r})")
+    if not (arg.isascii() and arg.isdigit() and 1 <= int(arg) <= MAX_TOP_K):
+        hint(console, f":top takes a number from 1 to {MAX_TOP_K} (got “", arg, "”)")
         return True
     state.set_top_k(int(arg))
-    console.print(f"showing the top {state.top_k}")
+    say(console, f"showing the top {state.top_k}")
     return True
 
 
@@ -111,29 +107,42 @@ def help_table() -> Table:
         table.add_row(keys, what)
     table.add_row("", "")
     for name, command in COMMANDS.items():
-        table.add_row(f"{name} {command.args}".strip(), command.help)
+        aliases = ", ".join(a for a, target in ALIASES.items() if target == name)
+        usage = f"{name} {command.args}".strip() + (f"  ({aliases})" if aliases else "")
+        table.add_row(usage, command.help)
     return table
 
 
-def hint(console: Console, message: str) -> None:
-    console.print(f"[yellow]![/yellow] {message}", highlight=False, soft_wrap=True, markup=True)
+def say(console: Console, *parts: str | tuple[str, str]) -> None:
+    """One line of plain text and (text, style) pieces: what the user typed is never read as markup."""
+    console.print(Text.assemble(*parts), soft_wrap=True)
+
+
+def hint(console: Console, *parts: str | tuple[str, str]) -> None:
+    """A one-line message about something the user can fix."""
+    say(console, ("!", "yellow"), " ", *parts)
 
 
 def is_command(line: str) -> bool:
+    """A `:` command rather than prose: the one test the completer, the ghost, the panel and the loop use."""
     return line.lstrip().startswith(":")
 
 
 def execute(line: str, state: ReplState, console: Console) -> bool:
     """Run one `:` command line; False when the REPL should end. Unknown commands get a one-line hint."""
-    name, _, arg = line.strip().partition(" ")
-    name = ALIASES.get(name, name)
+    typed, _, arg = line.strip().partition(" ")
+    name = ALIASES.get(typed.lower(), typed.lower())
     command = COMMANDS.get(name)
     if command is None:
         close = [c for c in COMMANDS if c.startswith(name[:2])] if len(name) > 1 else []
         also = f" (did you mean {' or '.join(close)}?)" if close and name != ":" else ""
-        hint(console, f"unknown command {name!r}{also}: try :help")
+        hint(console, "unknown command “", typed, f"”{also}: try :help")
         return True
-    return command.run(state, console, arg.strip())
+    arg = arg.strip()
+    if arg and not command.args:
+        hint(console, f"{typed} takes no argument (got “", arg, "”)")
+        return True
+    return command.run(state, console, arg)
 
 
 def command_completions(text: str) -> Iterator[Completion]:
@@ -151,5 +160,5 @@ def command_completions(text: str) -> Iterator[Completion]:
         for info in store.list_models():
             if info.name.startswith(arg.strip()) and not info.problem:
                 yield Completion(
-                    info.name, -len(arg.lstrip()), display_meta=info.created.replace("T", " ")[:16]
+                    info.name, -len(arg.lstrip()), display_meta=info.created_display
                 )

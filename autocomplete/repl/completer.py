@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
+from autocomplete.repl.commands import is_command
 from autocomplete.suggest import Suggestions
 from autocomplete.text import normalize
 
@@ -65,7 +66,7 @@ class ModelCompleter(Completer):
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
         text = document.text_before_cursor
-        if text.lstrip().startswith(":"):
+        if is_command(text):
             if self.commands is not None:
                 yield from self.commands(text)
             return

@@ -7,17 +7,19 @@ starts with Escape would make every Escape wait for a possible second key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prompt_toolkit.enums import DEFAULT_BUFFER
-from prompt_toolkit.filters import Condition, completion_is_selected, emacs_mode, has_focus
+from prompt_toolkit.filters import (
+    Condition,
+    completion_is_selected,
+    emacs_mode,
+    has_completions,
+    has_focus,
+)
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-from autocomplete.repl.autosuggest import Ghost
-
-if TYPE_CHECKING:
-    from autocomplete.repl.live import Live
-    from autocomplete.repl.state import ReplState
+from autocomplete.repl.autosuggest import ghost_on_screen
+from autocomplete.repl.live import Live
+from autocomplete.repl.state import ReplState
 
 
 def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
@@ -27,12 +29,7 @@ def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
 
     @Condition
     def ghost_shown() -> bool:
-        buffer = live.buffer
-        return (
-            buffer is not None
-            and isinstance(buffer.suggestion, Ghost)
-            and buffer.document.is_cursor_at_the_end
-        )
+        return ghost_on_screen(live.buffer) is not None
 
     @Condition
     def cursor_at_end() -> bool:
@@ -61,6 +58,12 @@ def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
     @kb.add("enter", filter=editing & completion_is_selected)
     def _(event: KeyPressEvent) -> None:
         """Take the completion picked in the menu (its text is in the line already) and close the menu."""
+        event.current_buffer.complete_state = None
+        live.refresh()
+
+    @kb.add("escape", filter=editing & emacs_mode & has_completions)  # vi: Escape moves, which closes it
+    def _(event: KeyPressEvent) -> None:
+        """Close the menu, keeping what it inserted (after the Meta-key timeout in Emacs mode)."""
         event.current_buffer.complete_state = None
         live.refresh()
 

@@ -14,17 +14,23 @@ from collections.abc import Callable
 from prompt_toolkit.application import Application
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.formatted_text import ANSI
+from prompt_toolkit.key_binding.vi_state import InputMode
 
-from autocomplete.repl.autosuggest import Ghost, GhostKeeper, ghost_for
+from autocomplete.repl.autosuggest import GhostKeeper, ghost_for, ghost_on_screen
+from autocomplete.repl.commands import is_command
 from autocomplete.repl.panel import Frame, PanelRenderer, Status, panel_rows
 from autocomplete.repl.state import ReplState
 
+VI_MODES = {
+    InputMode.INSERT: "insert", InputMode.INSERT_MULTIPLE: "insert", InputMode.NAVIGATION: "normal",
+    InputMode.REPLACE: "replace", InputMode.REPLACE_SINGLE: "replace",
+}  # fmt: skip
 COMMAND_NOTE = "a command: :help :model NAME :models :top N :quit"
 
 
 def compute_frame(text: str, state: ReplState) -> Frame:
     """The panel's content (and the ghost) for the text before the cursor; runs on the worker thread."""
-    if text.lstrip().startswith(":"):
+    if is_command(text):
         return Frame(text, None, COMMAND_NOTE)
     answers = state.answers
     return Frame(text, answers(text), ghost=ghost_for(text, answers))
@@ -102,28 +108,26 @@ class Live:
 
     def status(self) -> Status:
         s = self.state
-        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi)
+        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode())
+
+    def _vi_mode(self) -> str:
+        if not self.state.vi or self.app is None:
+            return ""
+        return VI_MODES.get(self.app.vi_state.input_mode, "")
 
     def toolbar(self) -> ANSI:
         """The panel for the latest finished frame; called by prompt_toolkit on every redraw (UI thread)."""
         if self.app is not None:
             size = self.app.output.get_size()
             self.size = (size.columns, size.rows)
-        columns, rows = self.size
-        return self.renderer(
-            self.frame, self.status(), columns, panel_rows(self.state.top_k, rows), self._ghost_word()
-        )
+        columns, terminal_rows = self.size
+        rows, context = panel_rows(self.state.top_k, terminal_rows)
+        return self.renderer(self.frame, self.status(), columns, rows, self._ghost_word(), context)
 
     def _ghost_word(self) -> str | None:
         """The word of the ghost on screen, for the panel to mark."""
-        buffer = self.buffer
-        if (
-            buffer is None
-            or not isinstance(buffer.suggestion, Ghost)
-            or not buffer.document.is_cursor_at_the_end
-        ):
-            return None
-        return buffer.suggestion.panel_word(self.frame.answer)
+        ghost = ghost_on_screen(self.buffer)
+        return ghost.panel_word(self.frame.answer) if ghost is not None else None
 
     def _changed(self, buffer: Buffer) -> None:
         self.worker.request(buffer.document.text_before_cursor)
@@ -131,9 +135,10 @@ class Live:
     def _compute(self, text: str) -> None:  # worker thread
         frame = compute_frame(text, self.state)
         self.frame = frame
-        columns, rows = self.size
-        ghost_word = frame.ghost.panel_word(frame.answer) if isinstance(frame.ghost, Ghost) else None
-        self.renderer(frame, self.status(), columns, panel_rows(self.state.top_k, rows), ghost_word)
+        columns, terminal_rows = self.size
+        rows, context = panel_rows(self.state.top_k, terminal_rows)
+        ghost_word = frame.ghost.panel_word(frame.answer) if frame.ghost is not None else None
+        self.renderer(frame, self.status(), columns, rows, ghost_word, context)
         app = self.app
         loop = app.loop if app is not None and app.is_running else None
         if loop is not None and not loop.is_closed():
@@ -141,7 +146,7 @@ class Live:
 
     def _arrived(self, frame: Frame) -> None:  # UI thread
         buffer, app = self.buffer, self.app
-        if buffer is not None and isinstance(frame.ghost, Ghost):
+        if buffer is not None and frame.ghost is not None:
             # A ghost for text that came without an insert event (new prompt, Backspace, Tab choice, Ctrl-C).
             if (
                 buffer.suggestion is None

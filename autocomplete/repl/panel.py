@@ -20,11 +20,13 @@ from rich.console import Console
 from rich.text import Text
 
 from autocomplete.render import bar, context_text
+from autocomplete.repl.autosuggest import Ghost
 from autocomplete.suggest import Suggestions
 
 BAR_WIDTH = 20
 WORD_WIDTH = 24  # longer words are cut with …
 MIN_WORD_WIDTH = 12  # so the bars do not shift left and right as the words change
+MIN_BAR_WIDTH = 5  # narrower, a bar no longer tells one probability from another: none is drawn
 # OSC 8 hyperlinks (ESC ] 8 ; params ; uri ST): prompt_toolkit would print them as text.
 _OSC8 = re.compile(r"\x1b]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
 
@@ -37,6 +39,7 @@ class Status:
     top_k: int
     menu_while_typing: bool = False
     vi: bool = False
+    vi_mode: str = ""  # "insert", "normal"...: what vi mode the keys are in (vi only)
 
 
 def fit(word: str, width: int) -> str:
@@ -48,11 +51,27 @@ def fit(word: str, width: int) -> str:
     return cut.plain
 
 
+def columns(items, rank_width: int, width: int) -> tuple[int, int]:
+    """(word width, bar width) of a row `width` cells wide: a narrow panel shortens the bar, then drops it
+    (a bar cut with … says nothing), then cuts the words."""
+    word_width = min(WORD_WIDTH, max([MIN_WORD_WIDTH, *(cell_len(s.word) for s in items)]))
+    fixed = rank_width + 1 + 8 + 2  # "1 ", " 50.0% " and " ◂"
+    bar_width = min(BAR_WIDTH, width - fixed - word_width)
+    if bar_width >= MIN_BAR_WIDTH:
+        return word_width, bar_width
+    return max(1, min(word_width, width - fixed)), 0
+
+
 def panel_lines(
-    answer: Suggestions | None, rows: int, ghost_word: str | None = None, note: str | None = None
+    answer: Suggestions | None,
+    rows: int,
+    ghost_word: str | None = None,
+    note: str | None = None,
+    width: int = 200,
+    context: bool = True,
 ) -> list[Text]:
     """The top-`rows` suggestions of `answer` as the rows of a table: rank, word, probability as a number
-    and as a bar, the ghost's word marked ◂; blank rows up to `rows`; then the context line.
+    and as a bar, the ghost's word marked ◂; blank rows up to `rows`; then the context line (if `context`).
 
     The columns are laid out here rather than by rich's Table, which takes 2-3 ms per render against
     ~0.3 ms for these lines: the panel is redrawn on every keystroke. With `note` (or no answer) the note
@@ -60,7 +79,7 @@ def panel_lines(
     items = answer.items[:rows] if answer is not None and note is None else ()
     top = max((s.probability for s in items), default=1.0) or 1.0
     rank_width = len(str(rows))
-    word_width = min(WORD_WIDTH, max([MIN_WORD_WIDTH, *(cell_len(s.word) for s in items)]))
+    word_width, bar_width = columns(items, rank_width, width)
     lines = []
     for rank, item in enumerate(items, start=1):
         mark = "◂" if ghost_word is not None and item.word == ghost_word else ""
@@ -69,15 +88,21 @@ def panel_lines(
                 (f"{rank:>{rank_width}} ", "dim"),
                 (fit(item.word, word_width), "bold green"),
                 f" {item.probability:>6.1%} ",
-                (f"{bar(item.probability / top, BAR_WIDTH).plain:<{BAR_WIDTH}}", "cyan"),
+                (f"{bar(item.probability / top, bar_width).plain:<{bar_width}}", "cyan"),
                 " ",
                 (mark, "yellow"),
             )
         )
-    if not items:
+    if not items and rows:
         empty = note or ("no known word starts with that" if answer and answer.prefix else "no suggestion")
         lines.append(Text.assemble(" " * (rank_width + 1), (empty, "dim")))
     lines += [Text("") for _ in range(rows - len(lines))]
+    if context:
+        lines.append(context_line(answer, note))
+    return lines
+
+
+def context_line(answer: Suggestions | None, note: str | None) -> Text:
     caption = Text("context: ", style="dim")
     if answer is not None and note is None:
         caption.append_text(context_text(answer))
@@ -85,17 +110,23 @@ def panel_lines(
         caption.append(f" · {what}", style="dim")
     else:
         caption.append("—", style="dim")
-    lines.append(caption)
-    return lines
+    return caption
 
 
 def status_line(status: Status) -> Text:
     """The model, K and the F2 switch first (they must stay visible), then the keys (cut when narrow)."""
     menu = "on" if status.menu_while_typing else "off"
     keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
+    mode = f" · vi {status.vi_mode}" if status.vi and status.vi_mode else ""
     return Text.assemble(
-        (status.model, "bold"), f" · top {status.top_k} · F2 pop-up menu {menu} · {keys}", style="dim"
+        (status.model, "bold"), f" · top {status.top_k}{mode} · F2 pop-up menu {menu} · {keys}", style="dim"
     )
+
+
+def plain_suggestions(answer: Suggestions) -> Text:
+    """The suggestions for a text as one line, for a terminal that cannot draw the panel (TERM=dumb)."""
+    words = " · ".join(f"{s.word} {s.probability:.1%}" for s in answer.items) or "no suggestion"
+    return Text.assemble("suggestions for “", answer.text, "”: ", words)
 
 
 def render_ansi(lines: list[Text], width: int, color: bool = True) -> str:
@@ -135,9 +166,11 @@ def render_panel(
     ghost_word: str | None = None,
     note: str | None = None,
     color: bool = True,
+    context: bool = True,
 ) -> str:
     """The whole panel (suggestion rows, context line, status line) as ANSI text."""
-    return render_ansi([*panel_lines(answer, rows, ghost_word, note), status_line(status)], width, color)
+    lines = panel_lines(answer, rows, ghost_word, note, width, context)
+    return render_ansi([*lines, status_line(status)], width, color)
 
 
 @dataclass(frozen=True)
@@ -147,7 +180,7 @@ class Frame:
     text: str
     answer: Suggestions | None
     note: str | None = None
-    ghost: object = None  # the autosuggest.Ghost for this text, computed with the answer
+    ghost: Ghost | None = None  # the ghost text for this text, computed with the answer
 
 
 class PanelRenderer:
@@ -159,13 +192,23 @@ class PanelRenderer:
         self._cache: dict[tuple, tuple[Frame, ANSI]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, frame: Frame, status: Status, width: int, rows: int, ghost_word: str | None) -> ANSI:
-        key = (id(frame), status, width, rows, ghost_word)
+    def __call__(
+        self,
+        frame: Frame,
+        status: Status,
+        width: int,
+        rows: int,
+        ghost_word: str | None,
+        context: bool = True,
+    ) -> ANSI:
+        key = (id(frame), status, width, rows, ghost_word, context)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] is frame:  # id() is reused once a frame is freed: check it is the same
             return hit[1]
-        ansi = ANSI(render_panel(frame.answer, status, width, rows, ghost_word, frame.note, self.color))
+        ansi = ANSI(
+            render_panel(frame.answer, status, width, rows, ghost_word, frame.note, self.color, context)
+        )
         with self._lock:
             self._cache[key] = (frame, ansi)
             while len(self._cache) > self.keep:
@@ -173,6 +216,10 @@ class PanelRenderer:
         return ansi
 
 
-def panel_rows(top_k: int, terminal_rows: int) -> int:
-    """How many suggestion rows fit: K, but leave the prompt and a few lines of scrollback visible."""
-    return max(1, min(top_k, terminal_rows - 6))
+def panel_rows(top_k: int, terminal_rows: int) -> tuple[int, bool]:
+    """(suggestion rows, whether the context line fits): K rows, leaving the prompt and a few lines of
+    scrollback visible; in a very short terminal fewer, so that the status line stays on screen."""
+    rows = max(1, min(top_k, terminal_rows - 6))
+    if terminal_rows >= rows + 3:  # the prompt, the rows, the context line, the status line
+        return rows, True
+    return (1, False) if terminal_rows >= 3 else (0, False)

@@ -10,9 +10,10 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from autocomplete import store
-from autocomplete.errors import StoreError
+from autocomplete.errors import Interrupted, StoreError
 
 NO_MODEL = (
     "no trained model yet: run `autocomplete train FILE`, or `autocomplete repl --train-default` "
@@ -36,18 +37,18 @@ def ask_to_train(console: Console) -> bool:
 
 
 def train_bundled(console: Console) -> str:
-    """Train the bundled corpus with a progress bar; the new model's name."""
-    from autocomplete import bundled, render
+    """Train the bundled corpus with a progress bar; the new model's name. Interrupted if the user stopped
+    it: the REPL must not open on a model cut short without their say."""
     from autocomplete.config import TrainConfig
-    from autocomplete.train import train
+    from autocomplete.training_ui import interrupted_message, train_with_progress
 
-    console.print(f"Training on the bundled corpus [bold]{bundled.default_corpus().name}[/bold]")
-    reporter = render.RichReporter(console)
-    try:
-        result = train([bundled.default_corpus()], TrainConfig(), reporter=reporter)
-    finally:
-        reporter.close()
-    console.print(f"Trained [bold]{result.name}[/bold] in {result.seconds:.0f} s.")
+    result = train_with_progress(None, TrainConfig(), console)
+    if result.interrupted:
+        raise Interrupted(
+            f"{interrupted_message(result)}; the REPL was not opened on it: `autocomplete train --force` "
+            "trains it again, `autocomplete repl` opens it as it is"
+        )
+    console.print(Text.assemble("Trained ", (result.name, "bold"), f" in {result.seconds:.0f} s."))
     return result.name
 
 

@@ -1,9 +1,9 @@
 """What the REPL's parts share: the model in use, K, the switches, and one cache of suggest() answers.
 
 The completer (Tab menu), the ghost text and the live panel all ask the same question for the same text,
-each from its own thread; `Answers` makes that one computation. `:model` and `:top` replace `answers`,
-and the completer and auto-suggest built on it, as a whole: a thread that started on the old model
-finishes on the old model, so nothing mixes two models' answers.
+each from its own thread; `Answers` makes that one computation. `:model` and `:top` replace `answers` as a
+whole (the app rebuilds its completer and auto-suggest on the new one): a thread that started on the old
+model finishes on the old model, so nothing mixes two models' answers. Nothing here imports from `repl/`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,6 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from prompt_toolkit.auto_suggest import AutoSuggest
-from prompt_toolkit.completion import Completer
-
-from autocomplete.repl.autosuggest import GhostAutoSuggest
-from autocomplete.repl.commands import command_completions
-from autocomplete.repl.completer import ModelCompleter
 from autocomplete.suggest import NextWordModel, Suggestions, suggest
 
 
@@ -53,14 +47,9 @@ class ReplState:
     complete_while_typing: bool = False
     vi: bool = False
     answers: Answers = field(init=False)
-    # Built on `answers`; the app reaches them through DynamicCompleter / DynamicAutoSuggest.
-    completer: Completer = field(init=False)
-    auto_suggest: AutoSuggest = field(init=False)
-    # Bumped whenever `answers` is replaced, so caches keyed by it (the panel) start afresh.
-    generation: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
-        self._build()
+        self._renew()
 
     def switch_model(self, name: str, model: NextWordModel) -> None:
         self.model_name, self.model = name, model
@@ -71,10 +60,4 @@ class ReplState:
         self._renew()
 
     def _renew(self) -> None:
-        self._build()
-        self.generation += 1
-
-    def _build(self) -> None:
         self.answers = Answers(self.model, self.top_k)
-        self.completer = ModelCompleter(self.answers, command_completions)
-        self.auto_suggest = GhostAutoSuggest(self.answers)

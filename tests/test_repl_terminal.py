@@ -1,0 +1,125 @@
+"""`autocomplete repl` started as a user starts it, on a model made from random weights (no Keras): in a real
+pseudo-terminal (pexpect), with a history file it cannot write, with piped standard input, on TERM=dumb."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import write_model
+from terminal import COMMAND, CTRL_D, ENTER, Terminal
+
+from autocomplete import store
+from autocomplete.suggest import suggest
+
+
+@contextmanager
+def read_only(folder: Path):
+    """`folder` made read-only: by its mode, or (root ignores modes) by a read-only bind mount."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")] if not p.is_symlink()}
+        for p in modes:
+            p.chmod(modes[p] & ~0o222)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"root, and no bind mount here to make a folder read-only: {mounted.stderr!r}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], check=True, capture_output=True)
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def finish(term: Terminal) -> None:
+    term.type(CTRL_D)
+    term.child.expect(pexpect.EOF, timeout=10)
+    term.child.close()
+    assert term.child.exitstatus == 0, term.text[-2000:]
+
+
+@pytest.mark.parametrize("case", ["read-only store", "history is a folder"])
+def test_a_history_that_cannot_be_written_is_one_warning(store_home, case):
+    write_model("m")
+    history = store.history_path()
+    history.write_text("\n# old\n+an old line\n")
+    if case == "history is a folder":
+        history.unlink()
+        history.mkdir()
+    with read_only(store_home) if case == "read-only store" else nullcontext():
+        term = Terminal(store_home, "repl", "--model", "m")
+        try:
+            term.wait_for(r"m> ")
+            term.type("a new line")
+            term.settle()
+            term.type(ENTER)
+            term.wait_for(r"\na new line\n")  # accepted and printed: the REPL goes on
+            term.settle()
+            finish(term)
+        finally:
+            term.close()
+    why = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+    why = why if case == "read-only store" else "Is a directory"
+    warnings = [line for line in term.text.splitlines() if "history" in line]
+    assert warnings == [f"! history will not be saved: cannot write {history} ({why})"]
+    assert "Unhandled exception" not in term.text and "Traceback" not in term.text
+    if case == "read-only store":
+        assert history.read_text() == "\n# old\n+an old line\n"
+
+
+def test_piped_input_is_refused_with_a_pointer_to_predict(store_home):
+    """`echo "the w" | autocomplete repl`: standard output a terminal, standard input a pipe."""
+    write_model("m")
+    term = Terminal(store_home, "-c", f"echo 'the w' | {COMMAND} repl --model m", program="/bin/sh")
+    while term.pump(1):  # until the end of its output
+        pass
+    term.child.close()
+    lines = [line for line in term.text.splitlines() if line.strip()]
+    assert lines == [
+        "error: standard input is not a terminal: the REPL reads keys as you type them; for piped "
+        "text use `autocomplete predict --stdin`"
+    ]
+    assert term.child.exitstatus == 2
+
+
+def test_no_terminal_at_all_is_refused_too(store_home):
+    write_model("m")
+    env = {**os.environ, "AUTOCOMPLETE_HOME": str(store_home), "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "autocomplete", "repl", "--model", "m"],
+        input="the w\n", capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: standard input is not a terminal: the REPL reads keys as you type them; for piped "
+        "text use `autocomplete predict --stdin`"
+    ]
+
+
+def test_a_dumb_terminal_gets_the_suggestions_as_plain_lines(store_home):
+    write_model("m")
+    _, predictor = store.load("m")
+    expected = suggest("the c", predictor, 5).items
+    term = Terminal(store_home, "repl", "--model", "m", term="dumb")
+    try:
+        term.wait_for(r"m> ")
+        term.type("the c")
+        term.type(ENTER)
+        shown = " · ".join(f"{s.word} {s.probability:.1%}" for s in expected)
+        term.wait_for(re.escape(f"suggestions for “the c”: {shown}"))
+        term.settle()
+        finish(term)
+    finally:
+        term.close()
+    assert "TERM=dumb: no live panel; each line you enter is answered with its suggestions" in term.text
