@@ -174,3 +174,30 @@ def test_answers_are_computed_once_per_text():
     answers("a "), answers("b ")  # evicts "the c"
     answers("the c")
     assert model.calls == 4
+
+
+# --- any text (hypothesis) ------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from autocomplete.text import split_typed  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=40) | st.builds(lambda a, b: a + b, st.text(max_size=20), st.sampled_from(
+    ["the ", "the c", "my lo", "İ", "e\u0301", "[/x] ", ":top ", "don'"])))
+def test_any_text_gets_completions_that_replace_only_the_word_being_typed(text):
+    answers = Answers(FakeModel(), 5)
+    got = list(ModelCompleter(answers, command_completions).get_completions(Document(text), CompleteEvent()))
+    if text.lstrip().startswith(":"):
+        return  # command lines complete commands, tested above
+    answer = answers(text)
+    assert [c.display_text for c in got] == [item.word for item in answer.items]
+    for completion in got:
+        assert 0 <= -completion.start_position <= len(text)
+        kept = text[: len(text) + completion.start_position]
+        assert split_typed(kept)[1] == ""  # the whole partial word is replaced, nothing of it is left
+        tokens, prefix = split_typed(kept + completion.text)
+        assert prefix == "" and completion.text.endswith(" ")  # the word is complete, the next may start
+        assert tokens == split_typed(kept)[0] + [completion.display_text.lower()]
