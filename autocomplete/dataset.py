@@ -25,12 +25,16 @@ class PreparedCorpus:
     vocab: Vocabulary
     ids: np.ndarray  # (T,) the token stream, starting with a boundary
     words: int
+    notes: tuple[str, ...] = ()  # what the user should know about the files, e.g. a copy read once
 
 
 def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
     """Read the files twice (count, then encode) so that a large corpus is never held as strings."""
     files = [check_file(Path(p)) for p in paths]
     counts = Counter(read_tokens(files))
+    files, notes = _without_copies(files)
+    if notes:  # the count read every file; read the kept ones again (only when a copy was given)
+        counts = Counter(read_tokens(files))
     words = counts.total() - counts[BOUNDARY]
     if words < config.context + 1:
         names = ", ".join(f.name for f in files)
@@ -41,7 +45,21 @@ def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
     check_learnable(counts, config.min_count, ", ".join(f.name for f in files))
     vocab = Vocabulary.build(counts, config.max_vocab, config.min_count)
     ids = vocab.encode(itertools.chain([BOUNDARY], read_tokens(files)))
-    return PreparedCorpus(files, vocab, ids, words)
+    return PreparedCorpus(files, vocab, ids, words, notes)
+
+
+def _without_copies(files: list[CorpusFile]) -> tuple[list[CorpusFile], tuple[str, ...]]:
+    """The files with a copy of an earlier one (the same sha256, known once a file has been read) left out,
+    and a note for each left out: the same text twice would fill the validation tail with training text."""
+    first: dict[str, CorpusFile] = {}
+    kept, notes = [], []
+    for f in files:
+        if f.sha256 in first:
+            notes.append(f"{f.path} has the same text as {first[f.sha256].path}: read once")
+        else:
+            first[f.sha256] = f
+            kept.append(f)
+    return kept, tuple(notes)
 
 
 def windows(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:

@@ -97,6 +97,8 @@ def train(
             signals.phase = READING
             reporter.phase("Reading the corpus")
             data = _training_data(paths, config)
+            for note in data.corpus.notes:
+                reporter.phase(f"warning: {note}")
             reporter.phase("Loading TensorFlow")
             signals.phase = EPOCHS
             model, tracker, stopped = trainer.fit(

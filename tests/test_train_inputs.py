@@ -88,6 +88,19 @@ def test_training_on_a_file_given_twice_reads_it_once(corpus_file, store_home):
     assert [f["name"] for f in store.find("corpus").meta["corpus"]] == ["corpus.txt"]
 
 
+def test_a_copy_of_a_file_is_read_once(corpus_file, tmp_path):
+    from autocomplete.config import TrainConfig
+    from autocomplete.dataset import prepare
+
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(corpus_file.read_bytes())
+    once = prepare([corpus_file], TrainConfig())
+    both = prepare([corpus_file, copy], TrainConfig())
+    assert both.notes == (f"{copy} has the same text as {corpus_file}: read once",)
+    assert [f.path for f in both.files] == [corpus_file]
+    assert (both.words, both.vocab, both.ids.tolist()) == (once.words, once.vocab, once.ids.tolist())
+
+
 # --- pipes, FIFOs, devices: refused up front, never waited on ---------------------------------------
 
 NOT_REGULAR = "is not a regular file (a pipe, a device or a socket): training reads its corpus twice"
