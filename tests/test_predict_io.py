@@ -105,8 +105,11 @@ def test_predict_answers_any_text(home, text):
     assert table.exit_code == ExitStatus.SUCCESS and "model: m (most recent)" in table.stdout, table.output
 
 
+LINE_TEXT = st.text(st.characters(exclude_characters="\n\r", exclude_categories=("Cs",)))
+
+
 @settings(max_examples=50, deadline=None)
-@given(lines=st.lists(st.text(st.characters(exclude_characters="\n\r", exclude_categories=("Cs",))), min_size=1, max_size=5))
+@given(lines=st.lists(LINE_TEXT, min_size=1, max_size=5))
 def test_predict_stdin_answers_any_lines(home, lines):
     """(Undecodable input on a real stdin: the tests above; CliRunner's input cannot hold it.)"""
     result = run(home, "predict", "--stdin", "--json", input="".join(line + "\n" for line in lines))
