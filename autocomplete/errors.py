@@ -19,3 +19,7 @@ class UsageError(AutocompleteError):
 
 class Interrupted(AutocompleteError):
     """Ctrl-C or SIGTERM stopped the work before anything worth keeping was done."""
+
+
+class DiskError(AutocompleteError):
+    """A temporary file could not be written: the disk is full, or the folder is not writable."""
