@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
-COUNT_CHUNK = 1 << 22  # ids counted at a time: ~100 MB of int64 codes for a trigram model
+COUNT_CHUNK = 1 << 20  # ids counted at a time: a few tens of MB of int64 codes per chunk
 
 
 @dataclass(frozen=True)
