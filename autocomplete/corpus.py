@@ -7,7 +7,7 @@ import hashlib
 import os
 import stat
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +105,9 @@ def distinct(paths: list[Path]) -> tuple[list[Path], list[str]]:
     return kept, notes
 
 
-def read_lines(corpus_file: CorpusFile) -> Iterator[str]:
-    """The file's lines, decoded; counts replaced bytes and computes the sha256 as it goes."""
+def read_lines(corpus_file: CorpusFile, on_read: Callable[[int], None] | None = None) -> Iterator[str]:
+    """The file's lines, decoded; counts replaced bytes and computes the sha256 as it goes, and tells
+    `on_read` how many bytes each chunk held."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(corpus_file.encoding)(errors="replace")
     replaced, pending = 0, ""
@@ -114,6 +115,8 @@ def read_lines(corpus_file: CorpusFile) -> Iterator[str]:
         with corpus_file.path.open("rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
+                if on_read is not None:
+                    on_read(len(chunk))
                 decoded = decoder.decode(chunk)
                 replaced += decoded.count("\ufffd")
                 lines = (pending + decoded).split("\n")
@@ -128,11 +131,11 @@ def read_lines(corpus_file: CorpusFile) -> Iterator[str]:
     corpus_file.replaced = replaced
 
 
-def read_tokens(files: list[CorpusFile]) -> Iterator[str]:
+def read_tokens(files: list[CorpusFile], on_read: Callable[[int], None] | None = None) -> Iterator[str]:
     """All the files' tokens in order; each file ends with a boundary so sentences never run across files."""
     for corpus_file in files:
         last = BOUNDARY
-        for last in tokenize_lines(read_lines(corpus_file)):
+        for last in tokenize_lines(read_lines(corpus_file, on_read)):
             yield last
         if last != BOUNDARY:
             yield BOUNDARY

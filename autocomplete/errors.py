@@ -34,6 +34,10 @@ class UsageError(AutocompleteError):
 
 
 class Interrupted(AutocompleteError):
-    """Ctrl-C or SIGTERM stopped the work before anything worth keeping was done."""
+    """Ctrl-C or SIGTERM stopped the work; the message says what, if anything, was kept."""
 
     status = ExitStatus.INTERRUPTED
+
+
+class DiskError(AutocompleteError):
+    """A temporary file could not be written: the disk is full, or the folder is not writable."""

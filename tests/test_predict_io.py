@@ -91,7 +91,7 @@ def run(home, *args: str, input: str | None = None):
 @settings(max_examples=150, deadline=None)
 @given(text=ANY_TEXT)
 def test_predict_answers_any_text(home, text):
-    result = run(home, "predict", text, "--json")
+    result = run(home, "predict", "--json", "--", text)  # "--": a text may start with "-"
     assert result.exit_code == ExitStatus.SUCCESS, result.output
     answer = json.loads(result.stdout)
     assert set(answer) == {"text", "context", "unknown", "prefix", "suggestions", "model"}
@@ -101,7 +101,7 @@ def test_predict_answers_any_text(home, text):
     assert all(w.lower().startswith(answer["prefix"]) for w in words)
     cleaned = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
     assert answer["text"] == cleaned and answer["prefix"] == split_typed(cleaned)[1]
-    table = run(home, "predict", text)
+    table = run(home, "predict", "--", text)
     assert table.exit_code == ExitStatus.SUCCESS and "model: m (most recent)" in table.stdout, table.output
 
 

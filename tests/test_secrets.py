@@ -141,7 +141,7 @@ def test_random_secrets_are_never_learned_nor_suggested(before, after, secret):
         {"</s>"} if before and after else set()
     )
     model = _Uniform(adaptation.vocab)
-    for token in secret_tokens:
+    for token in secret_tokens - set(adaptation.vocab.words):  # a word the model knows ("2") may be shown
         for j in range(1, len(token) + 1):
             shown = suggest_adapted(f"{line} {token[:j]}", model, adaptation, k=10)
             assert token not in {s.word.lower() for s in shown.items}

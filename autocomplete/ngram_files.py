@@ -1,0 +1,79 @@
+"""The n-gram as a folder of uncompressed .npy files that a reader memory-maps, so that it loads in
+milliseconds whatever its size and reads only the pages a prediction touches (an .npz member cannot be
+mapped: np.load reads it whole).
+
+The folder holds each array of `KneserNey.to_arrays()` as NAME.npy, plus l{m}_left.npy: per context, the
+mass it leaves to the shorter context, which KneserNey.__init__ would otherwise compute over every pair at
+load. The pairs' discounted counts are computed per prediction for the one context looked up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autocomplete.ngram import KneserNey, _Level
+
+_LEVEL_FIELDS = tuple(_Level.__dataclass_fields__)
+
+
+def array_names(order: int) -> list[str]:
+    """The .npy files (without the extension) of an n-gram of this order."""
+    names = ["meta", "discounts", "unigram"]
+    for m in range(1, order):
+        names += [f"l{m}_{name}" for name in (*_LEVEL_FIELDS, "left")]
+    return names
+
+
+def save_folder(model: KneserNey, folder: Path) -> None:
+    """Write the model's arrays into `folder` (created if missing), one uncompressed .npy each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = model.to_arrays()
+    for m, left in enumerate(model._left, start=1):
+        arrays[f"l{m}_left"] = np.asarray(left, dtype=np.float64)
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
+
+
+def load_folder(folder: Path) -> KneserNey:
+    """The model saved by save_folder, its arrays memory-mapped read-only. Raises ValueError if a file is
+    missing or does not fit (OSError if one cannot be read)."""
+    meta = np.load(folder / "meta.npy", allow_pickle=False)
+    order = int(meta[1])
+    arrays = {name: _load(folder, name) for name in array_names(order)}
+    return MappedKneserNey(arrays)
+
+
+def _load(folder: Path, name: str) -> np.ndarray:
+    path = folder / f"{name}.npy"
+    if not path.is_file():
+        raise ValueError(f"{path.name} is missing")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+class MappedKneserNey(KneserNey):
+    """A KneserNey over memory-mapped arrays: nothing is computed over all the pairs at load."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):  # KneserNey's fields, without its pass over the pairs
+        vocab_size, order = (int(x) for x in arrays["meta"][:2])
+        levels = [_Level(**{f: arrays[f"l{m}_{f}"] for f in _LEVEL_FIELDS}) for m in range(1, order)]
+        discounts = np.asarray(arrays["discounts"], dtype=np.float64)
+        if discounts.shape != (len(levels), 4):
+            raise ValueError("the n-gram's discounts do not fit its order")
+        self.vocab_size, self.order, self.discounts = vocab_size, order, discounts
+        self.unigram, self.levels = arrays["unigram"], levels
+        self._kept = [_Kept(level.vals, d) for level, d in zip(levels, discounts, strict=True)]
+        self._left = [arrays[f"l{m}_left"] for m in range(1, order)]
+
+
+class _Kept:
+    """The discounted counts of a level's pairs, computed for the slice asked for: the same values (bit for
+    bit) as KneserNey.__init__'s array of them."""
+
+    def __init__(self, vals: np.ndarray, discounts: np.ndarray):
+        self.vals, self.discounts = vals, discounts
+
+    def __getitem__(self, pairs: slice) -> np.ndarray:
+        vals = np.asarray(self.vals[pairs])
+        return np.maximum(vals - self.discounts[np.minimum(vals, 3).astype(np.intp)], 0.0)
