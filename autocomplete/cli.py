@@ -315,5 +315,91 @@ def repl(
     )
 
 
+# --- generate, lsp, --version, models --json -------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def generate(
+    text: Annotated[
+        str, typer.Argument(help='The text to go on from ("" for a fresh start).', show_default=False)
+    ] = "",
+    words: Annotated[
+        int | None,
+        typer.Option(help="Most words to write. [default: 50; 1000 with --sentences]", show_default=False),
+    ] = None,
+    sentences: Annotated[
+        int | None, typer.Option(help="Stop after this many sentence ends.", show_default=False)
+    ] = None,
+    temperature: Annotated[
+        float, typer.Option(help="Below 1 more predictable, above 1 more surprising; 0 always the likeliest.")
+    ] = 1.0,
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", help="Draw only from the K likeliest words.", show_default=False),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(help="Draw only from the likeliest words that together reach P.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed, for reproducible text.", show_default=False)
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
+) -> None:
+    """Write text word by word, sampled from the model (as the suggestions rank it)."""
+    import numpy as np
+
+    from autocomplete import generate as gen
+
+    sampling = gen.Sampling(temperature, top_k, top_p).validated()
+    gen.check_lengths(words, sentences)
+    info, predictor = store.load(model)
+    limit = words if words is not None else 1000 if sentences else 50
+    rng = np.random.default_rng(seed)
+    tokens = gen.take(gen.sample_words(predictor, text, rng, sampling), limit, sentences)
+    after_text = bool(text) and not text[-1].isspace()
+    if as_json:
+        tokens = list(tokens)
+        written = "".join(gen.readable(tokens, gen.seed_ends_sentence(text), after_text))
+        answer = {
+            "seed_text": text,
+            "text": text + written,
+            "words": tokens,
+            "model": info.name,
+            "seed": seed,
+        }
+        sys.stdout.write(json.dumps(answer, ensure_ascii=False) + "\n")
+        return
+    sys.stdout.write(text)
+    for piece in gen.readable(tokens, gen.seed_ends_sentence(text), after_text):  # streamed, word by word
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+@app.command()
+@friendly_errors
+def lsp(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Completion items per request.")] = 10,
+) -> None:
+    """A language server on stdio: next-word completion in your editor (needs the lsp extra)."""
+    check_top_k(top_k)
+    try:
+        from autocomplete.lsp import serve
+    except ImportError as error:
+        missing = error.name or "pygls"
+        raise AutocompleteError(
+            f'the language server needs {missing}: pip install "autocomplete[lsp]"'
+        ) from None
+    serve(model, top_k)
+
+
 def main() -> None:
     app()
