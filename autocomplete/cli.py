@@ -393,11 +393,10 @@ def lsp(
     check_top_k(top_k)
     try:
         from autocomplete.lsp import serve
-    except ImportError as error:
-        missing = error.name or "pygls"
-        raise AutocompleteError(
-            f'the language server needs {missing}: pip install "autocomplete[lsp]"'
-        ) from None
+    except ImportError:
+        # Written plainly: "[lsp]" must not be read as rich markup.
+        sys.stderr.write('error: the language server needs pygls: pip install "autocomplete[lsp]"\n')
+        raise typer.Exit(1) from None
     serve(model, top_k)
 
 
