@@ -7,20 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import asynccontextmanager
 
 import pytest
 from conftest import write_model
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
 from test_imports import heavy, imported
 
 from autocomplete import store
 from autocomplete.lsp import CONTEXT_CHARS
 from autocomplete.suggest import suggest
-
-types = pytest.importorskip("lsprotocol.types", reason="the lsp extra is not installed")
-from pygls.lsp.client import LanguageClient  # noqa: E402
 
 URI = "file:///notes/today.txt"
 SERVER = (sys.executable, "-m", "autocomplete", "lsp")
@@ -229,3 +229,61 @@ def test_without_pygls_one_line_says_to_install_the_extra(store_home):
     assert result.stderr.splitlines() == [
         'error: the language server needs pygls: pip install "autocomplete[lsp]"'
     ]
+
+
+# --- a real editor ---------------------------------------------------------------------------------
+
+# Neovim 0.7 (Debian's): start_client + buf_attach_client (vim.lsp.start is 0.8+). The script opens a file,
+# attaches the server, types through the buffer API (incremental didChange), asks for completions and writes
+# what it got, or why it got nothing, to $OUT as JSON.
+NVIM_CONFIG = r"""
+local function finish(result)
+  vim.fn.writefile({vim.fn.json_encode(result)}, os.getenv("OUT"))
+  vim.cmd("qall!")
+end
+local id = vim.lsp.start_client({
+  name = "autocomplete",
+  cmd = {os.getenv("PYTHON"), "-m", "autocomplete", "lsp"},
+  root_dir = os.getenv("DIR"),
+})
+if not id then finish({error = "start_client failed"}) end
+vim.cmd("edit " .. os.getenv("DIR") .. "/note.txt")
+local buf = vim.api.nvim_get_current_buf()
+vim.lsp.buf_attach_client(buf, id)
+local client = vim.lsp.get_client_by_id(id)
+local ready = vim.wait(30000, function() return client.initialized end, 50)
+if not ready then finish({error = "no initialize"}) end
+vim.api.nvim_buf_set_lines(buf, 0, -1, false, {"the cat sat on the mat.", "the"})
+vim.api.nvim_buf_set_text(buf, 1, 3, 1, 3, {" c"})
+local params = {textDocument = {uri = vim.uri_from_bufnr(buf)}, position = {line = 1, character = 5}}
+local answers, err = vim.lsp.buf_request_sync(buf, "textDocument/completion", params, 30000)
+if not answers then finish({error = tostring(err)}) end
+local answer = answers[id] or {}
+finish({result = answer.result or vim.NIL, error = answer.err and vim.inspect(answer.err) or vim.NIL})
+"""
+
+
+def test_neovim_gets_the_suggestions(store_home, tmp_path):
+    nvim = shutil.which("nvim")
+    if nvim is None:
+        pytest.skip("nvim is not installed (Debian: apt-get install neovim; .ci/run installs it)")
+    write_model("m")
+    config, out = tmp_path / "test.lua", tmp_path / "out.json"
+    config.write_text(NVIM_CONFIG)
+    env = {**os.environ, "AUTOCOMPLETE_HOME": str(store_home), "PYTHON": sys.executable, "OUT": str(out),
+           "DIR": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}  # fmt: skip
+    done = subprocess.run(
+        [nvim, "--headless", "-n", "-i", "NONE", "-u", str(config)],
+        env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.exists(), (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    got = json.loads(out.read_text())
+    assert got["error"] is None, got
+    items = got["result"]["items"]
+    assert items, "the editor got no completion item"
+    assert [(i["label"], i["detail"], i["sortText"]) for i in items] == expected(
+        "the cat sat on the mat.\nthe c"
+    )
+    assert {json.dumps(i["textEdit"]["range"], sort_keys=True) for i in items} == {
+        json.dumps({"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 5}}, sort_keys=True)
+    }
