@@ -15,9 +15,10 @@ from pygls.lsp.server import LanguageServer
 
 from autocomplete import __version__
 from autocomplete.suggest import NextWordModel, suggest
-from autocomplete.text import typed_word
+from autocomplete.text import split_typed, typed_word
 
-CONTEXT_CHARS = 4096  # the tokenizer needs a sentence's worth at most; this bounds a huge document's cost
+CONTEXT_CHARS = 4096  # the most text before the cursor a request reads: bounds a huge document's cost
+SHORT_TAIL = 256  # usually enough: tokenizing 4 KB on every keystroke would cost more than the model
 EMPTY = types.CompletionList(is_incomplete=False, items=[])
 
 
@@ -64,9 +65,19 @@ def typed_length(text: str) -> int:
     return len(typed)
 
 
+def context_tail(text: str, context_size: int) -> str:
+    """The end of `text` that gives `suggest` the same answer: its last SHORT_TAIL characters when they hold
+    more words than the context (a word cut in two at the start is then outside it), else all of `text`."""
+    tail = text[-SHORT_TAIL:]
+    if len(tail) < len(text) and len(split_typed(tail)[0]) <= context_size:
+        return text
+    return tail
+
+
 def completions(model: NextWordModel, text: str, position: types.Position, units, k: int):
     """The completion list for `text` (everything before the cursor at `position`): items in rank order,
     each replacing the partial word being typed."""
+    text = context_tail(text, model.context_size)
     answer = suggest(text, model, k)
     typed = text[len(text) - typed_length(text) :]
     start = types.Position(position.line, position.character - units.num_units(typed))

@@ -14,12 +14,15 @@ from contextlib import asynccontextmanager
 
 import pytest
 from conftest import write_model
+from fakes import FakeModel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from test_imports import heavy, imported
 
 from autocomplete import store
-from autocomplete.lsp import CONTEXT_CHARS
+from autocomplete.lsp import CONTEXT_CHARS, context_tail
 from autocomplete.suggest import suggest
 
 URI = "file:///notes/today.txt"
@@ -287,3 +290,36 @@ def test_neovim_gets_the_suggestions(store_home, tmp_path):
     assert {json.dumps(i["textEdit"]["range"], sort_keys=True) for i in items} == {
         json.dumps({"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 5}}, sort_keys=True)
     }
+
+
+# --- the text a request reads ----------------------------------------------------------------------
+
+PIECES = [
+    "the",
+    "cat",
+    "my",
+    "lord",
+    "to",
+    "Be",
+    "x" * 300,
+    " ",
+    "  ",
+    ". ",
+    "!",
+    "\n",
+    "\n\n",
+    "’s",
+    "é",
+    "e\u0301",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=400))
+def test_the_short_tail_gives_the_answer_the_whole_text_gives(pieces):
+    model = FakeModel()
+    text = "".join(pieces)
+    short, whole = suggest(context_tail(text, model.context_size), model, 5), suggest(text, model, 5)
+    assert (short.context, short.unknown, short.prefix, short.items) == (
+        whole.context, whole.unknown, whole.prefix, whole.items,
+    )  # fmt: skip
