@@ -12,18 +12,30 @@ import typer
 from rich.console import Console
 
 from autocomplete import store
+from autocomplete.config import TrainConfig
 from autocomplete.errors import AutocompleteError, Interrupted, UsageError
+from autocomplete.shell_completion import ModelNamesGroup
 
 app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    cls=ModelNamesGroup,  # shell completion of model names (autocomplete/shell_completion.py)
 )
-models_app = typer.Typer(help="List the trained models, or remove one.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="List the trained models, or remove one.", invoke_without_command=True, cls=ModelNamesGroup
+)
 app.add_typer(models_app, name="models")
 
 MAX_TOP_K = 1000
+
+
+def _default(field: str) -> str:
+    """TrainConfig's default for `train --help` (the options default to None: "not given, use the preset")."""
+    value = getattr(TrainConfig(), field)
+    if isinstance(value, bool):
+        return f"--{field.replace('_', '-')}" if value else f"--no-{field.replace('_', '-')}"
+    return str(value)
 
 
 def consoles() -> tuple[Console, Console]:
@@ -74,60 +86,75 @@ def train(
     ] = "default",
     context: Annotated[
         int | None,
-        typer.Option(help="Words of context in, the next word out. [default: 2]", show_default=False),
+        typer.Option(help="Words of context in, the next word out.", show_default=_default("context")),
     ] = None,
-    embedding_dim: Annotated[int | None, typer.Option(help="Embedding size.", show_default=False)] = None,
-    units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=False)] = None,
+    embedding_dim: Annotated[
+        int | None, typer.Option(help="Embedding size.", show_default=_default("embedding_dim"))
+    ] = None,
+    units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=_default("units"))] = None,
     hidden: Annotated[
-        int | None, typer.Option(help="Units of the relu layer before the softmax.", show_default=False)
+        int | None,
+        typer.Option(help="Units of the relu layer before the softmax.", show_default=_default("hidden")),
     ] = None,
     dropout: Annotated[
-        float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)
+        float | None,
+        typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=_default("dropout")),
     ] = None,
     tie_embeddings: Annotated[
         bool | None,
         typer.Option(
             "--tie-embeddings/--no-tie-embeddings",
             help="The softmax reuses the embedding matrix (needs --hidden equal to --embedding-dim).",
-            show_default=False,
+            show_default=_default("tie_embeddings"),
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)
+        int | None,
+        typer.Option(
+            help="Most epochs; early stopping usually ends sooner.", show_default=_default("epochs")
+        ),
     ] = None,
     patience: Annotated[
         int | None,
         typer.Option(
-            help="Epochs without a better validation perplexity before stopping.", show_default=False
+            help="Epochs without a better validation perplexity before stopping.",
+            show_default=_default("patience"),
         ),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per step.", show_default=False)] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per step.", show_default=_default("batch_size"))
+    ] = None,
     learning_rate: Annotated[
-        float | None, typer.Option(help="Adam's learning rate.", show_default=False)
+        float | None, typer.Option(help="Adam's learning rate.", show_default=_default("learning_rate"))
     ] = None,
     val_split: Annotated[
         float | None,
         typer.Option(
-            help="Share of the corpus (its tail) held out for validation, in (0, 0.5].", show_default=False
+            help="Share of the corpus (its tail) held out for validation, in (0, 0.5].",
+            show_default=_default("val_split"),
         ),
     ] = None,
     max_vocab: Annotated[
-        int | None, typer.Option(help="Most words in the vocabulary.", show_default=False)
+        int | None, typer.Option(help="Most words in the vocabulary.", show_default=_default("max_vocab"))
     ] = None,
     min_count: Annotated[
         int | None,
-        typer.Option(help="Fewest occurrences for a word to enter the vocabulary.", show_default=False),
+        typer.Option(
+            help="Fewest occurrences for a word to enter the vocabulary.", show_default=_default("min_count")
+        ),
     ] = None,
     ngram: Annotated[
         bool | None,
-        typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False),
+        typer.Option(
+            "--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=_default("ngram")
+        ),
     ] = None,
     lstm_min_count: Annotated[
         int | None,
         typer.Option(
             help="With the n-gram: fewest occurrences for a word to get its own LSTM output (rarer words "
             "share one, split by the n-gram).",
-            show_default=False,
+            show_default=_default("lstm_min_count"),
         ),
     ] = None,
     refit_epochs: Annotated[
@@ -135,11 +162,11 @@ def train(
         typer.Option(
             help="After validation, this many more epochs on all the text, the validation part included "
             "(0: none).",
-            show_default=False,
+            show_default=_default("refit_epochs"),
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
+        int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=_default("seed"))
     ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store."""
@@ -260,9 +287,15 @@ def evaluate(
 
 @models_app.callback()
 @friendly_errors
-def models(ctx: typer.Context) -> None:
+def models(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of the models.")] = False,
+) -> None:
     """List the trained models (the default one is the most recently trained)."""
     if ctx.invoked_subcommand:
+        return
+    if as_json:
+        _models_json()
         return
     from autocomplete import render
 
@@ -294,7 +327,7 @@ def repl(
     complete_while_typing: Annotated[
         bool,
         typer.Option(
-            "--complete-while-typing/--no-complete-while-typing",
+            "--complete-while-typing",  # a flag: "--no-..." as well would not fit 80 columns
             help="Pop the completion menu up while typing (F2 toggles).",
         ),
     ] = False,
@@ -398,6 +431,45 @@ def lsp(
         sys.stderr.write('error: the language server needs pygls: pip install "autocomplete[lsp]"\n')
         raise typer.Exit(1) from None
     serve(model, top_k)
+
+
+def _models_json() -> None:
+    """`models --json`: one list, every model with its problem (null when it is usable)."""
+    import math
+
+    infos = store.list_models(verify=True)
+    default = next((i.name for i in infos if not i.problem), None)
+    rows = []
+    for info in infos:
+        meta, validation = info.meta, info.meta.get("validation") or {}
+        perplexity = validation.get("perplexity")
+        finite = isinstance(perplexity, int | float) and math.isfinite(perplexity)
+        rows.append({
+            "name": info.name, "default": info.name == default,
+            "corpus": [f.get("name") for f in meta.get("corpus", []) if isinstance(f, dict)],
+            "vocab_size": meta.get("vocab_size"), "context": (meta.get("config") or {}).get("context"),
+            "validation_perplexity": perplexity if finite else None,
+            "created": meta.get("created"), "problem": info.problem,
+        })  # fmt: skip
+    sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from autocomplete import __version__
+
+        sys.stdout.write(f"autocomplete {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Next-word suggestions in the terminal, learnt from your own text by an LSTM."""
 
 
 def main() -> None:
