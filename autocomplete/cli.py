@@ -359,7 +359,7 @@ def generate(
     ] = "",
     words: Annotated[
         int | None,
-        typer.Option(help="Most words to write. [default: 50; 1000 with --sentences]", show_default=False),
+        typer.Option(help="Most words to write.", show_default="50; 1000 with --sentences"),
     ] = None,
     sentences: Annotated[
         int | None, typer.Option(help="Stop after this many sentence ends.", show_default=False)
@@ -391,6 +391,9 @@ def generate(
     sampling = gen.Sampling(temperature, top_k, top_p).validated()
     gen.check_lengths(words, sentences)
     info, predictor = store.load(model)
+    from autocomplete.blas import use_one_blas_thread
+
+    use_one_blas_thread()  # one small product per word, as in `predict`
     limit = words if words is not None else 1000 if sentences else 50
     rng = np.random.default_rng(seed)
     tokens = gen.take(gen.sample_words(predictor, text, rng, sampling), limit, sentences)
