@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.text import Text
 
 from autocomplete import store
+from autocomplete.config import TrainConfig
 from autocomplete.errors import AutocompleteError, ExitStatus, Interrupted, UsageError
+from autocomplete.shell_completion import ModelNamesGroup
 from autocomplete.suggest import MAX_TOP_K
 from autocomplete.text import MARKERS
 
@@ -22,9 +24,11 @@ app = typer.Typer(
     help="Next-word suggestions in the terminal, learnt from your own text by an LSTM.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    cls=ModelNamesGroup,  # shell completion of model names (autocomplete/shell_completion.py)
 )
-models_app = typer.Typer(help="List the trained models, or remove one.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="List the trained models, or remove one.", invoke_without_command=True, cls=ModelNamesGroup
+)
 app.add_typer(models_app, name="models")
 
 
@@ -36,6 +40,15 @@ def stdout_console() -> Console:
 def stderr_console() -> Console:
     """For errors and warnings; made per call, as stdout_console()."""
     return Console(stderr=True, soft_wrap=True)
+
+
+def _default(field: str) -> str:
+    """TrainConfig's default for `train --help` (the options default to None: "not given, use the preset")."""
+    value = getattr(TrainConfig(), field)
+    if isinstance(value, bool):
+        return f"--{field.replace('_', '-')}" if value else f"--no-{field.replace('_', '-')}"
+    return str(value)
+
 
 
 def friendly_errors(command):
@@ -65,8 +78,8 @@ def friendly_errors(command):
 _LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
 
 
-def _json_line(data: dict) -> str:
-    """One JSON object on exactly one line, whatever the reader counts as a line break; a NaN or infinity
+def _json_line(data: dict | list) -> str:
+    """One JSON value on exactly one line, whatever the reader counts as a line break; a NaN or infinity
     raises instead of writing invalid JSON."""
     return json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
 
@@ -91,60 +104,75 @@ def train(
     ] = "default",
     context: Annotated[
         int | None,
-        typer.Option(help="Words of context in, the next word out. [default: 2]", show_default=False),
+        typer.Option(help="Words of context in, the next word out.", show_default=_default("context")),
     ] = None,
-    embedding_dim: Annotated[int | None, typer.Option(help="Embedding size.", show_default=False)] = None,
-    units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=False)] = None,
+    embedding_dim: Annotated[
+        int | None, typer.Option(help="Embedding size.", show_default=_default("embedding_dim"))
+    ] = None,
+    units: Annotated[int | None, typer.Option(help="LSTM units.", show_default=_default("units"))] = None,
     hidden: Annotated[
-        int | None, typer.Option(help="Units of the relu layer before the softmax.", show_default=False)
+        int | None,
+        typer.Option(help="Units of the relu layer before the softmax.", show_default=_default("hidden")),
     ] = None,
     dropout: Annotated[
-        float | None, typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=False)
+        float | None,
+        typer.Option(help="Dropout after the LSTM and the hidden layer.", show_default=_default("dropout")),
     ] = None,
     tie_embeddings: Annotated[
         bool | None,
         typer.Option(
             "--tie-embeddings/--no-tie-embeddings",
             help="The softmax reuses the embedding matrix (needs --hidden equal to --embedding-dim).",
-            show_default=False,
+            show_default=_default("tie_embeddings"),
         ),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option(help="Most epochs; early stopping usually ends sooner.", show_default=False)
+        int | None,
+        typer.Option(
+            help="Most epochs; early stopping usually ends sooner.", show_default=_default("epochs")
+        ),
     ] = None,
     patience: Annotated[
         int | None,
         typer.Option(
-            help="Epochs without a better validation perplexity before stopping.", show_default=False
+            help="Epochs without a better validation perplexity before stopping.",
+            show_default=_default("patience"),
         ),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Examples per step.", show_default=False)] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Examples per step.", show_default=_default("batch_size"))
+    ] = None,
     learning_rate: Annotated[
-        float | None, typer.Option(help="Adam's learning rate.", show_default=False)
+        float | None, typer.Option(help="Adam's learning rate.", show_default=_default("learning_rate"))
     ] = None,
     val_split: Annotated[
         float | None,
         typer.Option(
-            help="Share of the corpus (its tail) held out for validation, in (0, 0.5].", show_default=False
+            help="Share of the corpus (its tail) held out for validation, in (0, 0.5].",
+            show_default=_default("val_split"),
         ),
     ] = None,
     max_vocab: Annotated[
-        int | None, typer.Option(help="Most words in the vocabulary.", show_default=False)
+        int | None, typer.Option(help="Most words in the vocabulary.", show_default=_default("max_vocab"))
     ] = None,
     min_count: Annotated[
         int | None,
-        typer.Option(help="Fewest occurrences for a word to enter the vocabulary.", show_default=False),
+        typer.Option(
+            help="Fewest occurrences for a word to enter the vocabulary.", show_default=_default("min_count")
+        ),
     ] = None,
     ngram: Annotated[
         bool | None,
-        typer.Option("--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=False),
+        typer.Option(
+            "--ngram/--no-ngram", help="Mix in a Kneser-Ney n-gram model.", show_default=_default("ngram")
+        ),
     ] = None,
     lstm_min_count: Annotated[
         int | None,
         typer.Option(
             help="With the n-gram: fewest occurrences for a word to get its own LSTM output (rarer words "
             "share one, split by the n-gram).",
-            show_default=False,
+            show_default=_default("lstm_min_count"),
         ),
     ] = None,
     refit_epochs: Annotated[
@@ -152,11 +180,11 @@ def train(
         typer.Option(
             help="After validation, this many more epochs on all the text, the validation part included "
             "(0: none).",
-            show_default=False,
+            show_default=_default("refit_epochs"),
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=False)
+        int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=_default("seed"))
     ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store.
@@ -311,9 +339,15 @@ def evaluate(
 
 @models_app.callback()
 @friendly_errors
-def models(ctx: typer.Context) -> None:
+def models(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of the models.")] = False,
+) -> None:
     """List the trained models (the default one is the most recently trained)."""
     if ctx.invoked_subcommand:
+        return
+    if as_json:
+        _models_json()
         return
     from autocomplete import render
 
@@ -351,7 +385,7 @@ def repl(
     complete_while_typing: Annotated[
         bool,
         typer.Option(
-            "--complete-while-typing/--no-complete-while-typing",
+            "--complete-while-typing",  # a flag: "--no-..." as well would not fit 80 columns
             help="Pop the completion menu up while typing (F2 toggles).",
         ),
     ] = False,
@@ -379,6 +413,133 @@ def repl(
         complete_while_typing=complete_while_typing,
         train_default=train_default,
     )
+
+
+# --- generate, lsp, --version, models --json -------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def generate(
+    text: Annotated[
+        str, typer.Argument(help='The text to go on from ("" for a fresh start).', show_default=False)
+    ] = "",
+    words: Annotated[
+        int | None,
+        typer.Option(help="Most words to write.", show_default="50; 1000 with --sentences"),
+    ] = None,
+    sentences: Annotated[
+        int | None, typer.Option(help="Stop after this many sentence ends.", show_default=False)
+    ] = None,
+    temperature: Annotated[
+        float, typer.Option(help="Below 1 more predictable, above 1 more surprising; 0 always the likeliest.")
+    ] = 1.0,
+    top_k: Annotated[
+        int | None,
+        typer.Option("--top-k", "-k", help="Draw only from the K likeliest words.", show_default=False),
+    ] = None,
+    top_p: Annotated[
+        float | None,
+        typer.Option(help="Draw only from the likeliest words that together reach P.", show_default=False),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed, for reproducible text.", show_default=False)
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
+) -> None:
+    """Write text word by word, sampled from the model (as the suggestions rank it)."""
+    import numpy as np
+
+    from autocomplete import generate as gen
+
+    sampling = gen.Sampling(temperature, top_k, top_p).validated()
+    gen.check_lengths(words, sentences)
+    info, predictor = store.load(model)
+    from autocomplete.blas import use_one_blas_thread
+
+    use_one_blas_thread()  # one small product per word, as in `predict`
+    limit = words if words is not None else 1000 if sentences else 50
+    rng = np.random.default_rng(seed)
+    tokens = gen.take(gen.sample_words(predictor, text, rng, sampling), limit, sentences)
+    after_text = bool(text) and not text[-1].isspace()
+    if as_json:
+        tokens = list(tokens)
+        written = "".join(gen.readable(tokens, gen.seed_ends_sentence(text), after_text))
+        answer = {
+            "seed_text": text,
+            "text": text + written,
+            "words": tokens,
+            "model": info.name,
+            "seed": seed,
+        }
+        sys.stdout.write(_json_line(answer))
+        return
+    sys.stdout.write(text)
+    for piece in gen.readable(tokens, gen.seed_ends_sentence(text), after_text):  # streamed, word by word
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+
+
+@app.command()
+@friendly_errors
+def lsp(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", help="Completion items per request.")] = 10,
+) -> None:
+    """A language server on stdio: next-word completion in your editor (needs the lsp extra)."""
+    check_top_k(top_k)
+    try:
+        from autocomplete.lsp import serve
+    except ImportError:
+        # Written plainly: "[lsp]" must not be read as rich markup.
+        sys.stderr.write('error: the language server needs pygls: pip install "autocomplete[lsp]"\n')
+        raise typer.Exit(1) from None
+    serve(model, top_k)
+
+
+def _models_json() -> None:
+    """`models --json`: one list, every model with its problem (null when it is usable)."""
+    import math
+
+    infos = store.list_models(verify=True)
+    default = next((i.name for i in infos if not i.problem), None)
+    rows = []
+    for info in infos:
+        meta, validation = info.meta, info.meta.get("validation") or {}
+        perplexity = validation.get("perplexity")
+        finite = isinstance(perplexity, int | float) and math.isfinite(perplexity)
+        rows.append({
+            "name": info.name, "default": info.name == default,
+            "corpus": [f.get("name") for f in meta.get("corpus", []) if isinstance(f, dict)],
+            "vocab_size": meta.get("vocab_size"), "context": (meta.get("config") or {}).get("context"),
+            "validation_perplexity": perplexity if finite else None,
+            "created": meta.get("created"), "problem": info.problem,
+        })  # fmt: skip
+    sys.stdout.write(_json_line(rows))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from autocomplete import __version__
+
+        sys.stdout.write(f"autocomplete {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Next-word suggestions in the terminal, learnt from your own text by an LSTM."""
 
 
 def main() -> None:

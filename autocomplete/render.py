@@ -6,9 +6,11 @@ User strings (file, model and corpus names, words, typed text) go in as `Text`, 
 
 from __future__ import annotations
 
+import copy
 import math
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -96,11 +98,11 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
     table = Table(title="Models", caption=caption, caption_justify="left")
     table.add_column("", width=1)
     table.add_column("name", style="bold", no_wrap=True)
-    table.add_column("corpus", overflow="ellipsis", max_width=30)
+    table.add_column("corpus", overflow="fold", max_width=30)
     table.add_column("vocabulary", justify="right")
     table.add_column("context", justify="right")
     table.add_column("val. ppl", justify="right")
-    table.add_column("created", no_wrap=True)
+    table.add_column("created")  # the time wraps under the date when space is short
     for info in infos:
         meta = info.meta
         mark = Text("●", style="green") if info.name == default else ""
@@ -119,7 +121,24 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
                       plain(f"autocomplete models rm {info.name}", "bold"), " and train it again")
         for info in infos if info.problem
     ]  # fmt: skip
-    return Group(table, *notes)
+    return Group(FittedTable(table, ("context", "corpus", "val. ppl", "created", "vocabulary")), *notes)
+
+
+class FittedTable:
+    """A table drawn without its optional columns (in the order given) where it would not fit whole: a name
+    or a header is never cut (`vocabula…`)."""
+
+    def __init__(self, table: Table, optional: tuple[str, ...]):
+        self.table, self.optional = table, optional
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        table = copy.copy(self.table)  # the columns hold the cells: leaving one out leaves out its cells
+        unbounded = options.update_width(10_000)  # Measurement.get clamps to the width it is given
+        for header in self.optional:
+            if Measurement.get(console, unbounded, table).minimum <= options.max_width:
+                break
+            table.columns = [c for c in table.columns if c.header != header]
+        yield table
 
 
 def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None:

@@ -47,8 +47,20 @@ def heavy(names) -> list[str]:
         ["--help"],
         ["models"],
         ["predict", "--help"],
+        ["generate", "the", "--words", "5", "--model", "m"],
+        ["models", "--json"],
+        ["--version"],
     ],
-    ids=["predict", "predict --json", "--help", "models", "predict --help"],
+    ids=[
+        "predict",
+        "predict --json",
+        "--help",
+        "models",
+        "predict --help",
+        "generate",
+        "models --json",
+        "--version",
+    ],
 )
 def test_commands_never_import_tensorflow_or_pydantic(make_model, store_home, args):
     make_model("m")
