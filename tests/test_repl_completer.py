@@ -200,4 +200,4 @@ def test_any_text_gets_completions_that_replace_only_the_word_being_typed(text):
         assert split_typed(kept)[1] == ""  # the whole partial word is replaced, nothing of it is left
         tokens, prefix = split_typed(kept + completion.text)
         assert prefix == "" and completion.text.endswith(" ")  # the word is complete, the next may start
-        assert tokens == split_typed(kept)[0] + [completion.display_text.lower()]
+        assert tokens == split_typed(text)[0] + [completion.display_text.lower()]  # the context it was for
