@@ -27,6 +27,7 @@ models_app = typer.Typer(help="List the trained models, or remove one.", invoke_
 app.add_typer(models_app, name="models")
 
 MAX_TOP_K = 1000
+NO_ADAPT_HELP = "Turn off the recency cache and the personal memory: the trained model alone."
 
 
 def stdout_console() -> Console:
@@ -228,22 +229,25 @@ def predict(
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Answer each line of standard input as it arrives.")
     ] = False,
+    no_adapt: Annotated[bool, typer.Option("--no-adapt", help=NO_ADAPT_HELP)] = False,
 ) -> None:
-    """Suggest the next word, or complete the word being typed."""
+    """Suggest the next word, or complete the word being typed. TEXT is everything before the cursor: the
+    words before the context feed the recency cache."""
+    from autocomplete import adapted
     from autocomplete.blas import use_one_blas_thread
-    from autocomplete.suggest import suggest
 
     check_top_k(top_k)
     if stdin == (text is not None):
         raise UsageError("give either TEXT or --stdin (one text per line)")
     info, predictor = store.load(model)
+    adaptation = None if no_adapt else adapted.adaptation_for(info.name, info.meta, predictor)
     use_one_blas_thread()  # one small product per answer: a second BLAS thread only adds latency
     if stdin:
-        _predict_stream(predictor, info.name, top_k, as_json)
+        _predict_stream(predictor, adaptation, info.name, top_k, as_json)
         return
-    answer = suggest(_valid_text(text), predictor, top_k)
+    answer = adapted.answer(_valid_text(text), predictor, adaptation, top_k)
     if as_json:
-        sys.stdout.write(_json_line({**answer.to_json(), "model": info.name}))
+        sys.stdout.write(_json_line(_answer_json(answer, info.name, adaptation)))
         return
     from autocomplete import render
 
@@ -260,18 +264,23 @@ def _valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
-    """The scripting interface: plain writes, flushed per answer (rich would cost more than the model)."""
-    from autocomplete.suggest import suggest
+def _answer_json(answer, model_name: str, adaptation) -> dict:
+    return {**answer.to_json(), "model": model_name, "adapted": adaptation is not None}
+
+
+def _predict_stream(predictor, adaptation, model_name: str, top_k: int, as_json: bool) -> None:
+    """The scripting interface: plain writes, flushed per answer (rich would cost more than the model).
+    Each line is answered on its own: the adaptation is the same before every line."""
+    from autocomplete.adapted import answer as answer_for
 
     write, flush = sys.stdout.write, sys.stdout.flush
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")  # a stray byte becomes U+FFFD, as in corpus files
     for line in sys.stdin:
         text = _valid_text(line.removesuffix("\n").removesuffix("\r"))  # CRLF from Windows editors
-        answer = suggest(text, predictor, top_k)
+        answer = answer_for(text, predictor, adaptation, top_k)
         if as_json:
-            write(_json_line({**answer.to_json(), "model": model_name}))
+            write(_json_line(_answer_json(answer, model_name, adaptation)))
         else:
             write("\t".join(s.word for s in answer.items) + "\n")
         flush()
@@ -312,6 +321,45 @@ def evaluate(
     stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
 
 
+# --- the personal memory: learn, forget ---------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def learn(
+    files: Annotated[list[Path], typer.Argument(help="Text files to learn from.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+) -> None:
+    """Add the text of files to a model's personal memory (kept across sessions and retraining)."""
+    from autocomplete import adapted, render_adapt
+
+    info = store.find(model)
+    files = _read_once(files)
+    with render_adapt.FileProgress(stderr_console()) as progress:
+        learned = adapted.learn(info.name, files, progress.update)
+    stdout_console().print(render_adapt.learned_line(learned))
+
+
+@app.command()
+@friendly_errors
+def forget(
+    words: Annotated[
+        list[str] | None, typer.Argument(help="Words to remove from the memory.", show_default=False)
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Empty the memory.")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+) -> None:
+    """Remove words (and every learned line holding one) from a model's personal memory, or empty it."""
+    from autocomplete import adapted, render_adapt
+
+    info = store.find(model)
+    stdout_console().print(render_adapt.forgotten_line(adapted.forget(info.name, words or (), everything)))
+
+
 @models_app.callback()
 @friendly_errors
 def models(ctx: typer.Context) -> None:
@@ -327,7 +375,9 @@ def models(ctx: typer.Context) -> None:
         hint = ("autocomplete train FILE", "bold")
         out.print(Text.assemble("No models yet in ", folder, ". Train one: ", hint))
         return
-    out.print(render.models_table(infos, store.default_name(infos)))
+    from autocomplete.adapted import words_learned
+
+    out.print(render.models_table(infos, store.default_name(infos), words_learned(infos)))
 
 
 @models_app.command("rm")
