@@ -103,7 +103,7 @@ def models_table(infos: list[ModelInfo], default: str | None, learned: dict[str,
     table.add_column("context", justify="right")
     table.add_column("val. ppl", justify="right")
     table.add_column("created", no_wrap=True)
-    table.add_column("learned", justify="right")
+    table.add_column("learned", justify="right", no_wrap=True)
     for info in infos:
         meta = info.meta
         mark = Text("●", style="green") if info.name == default else ""

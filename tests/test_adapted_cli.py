@@ -157,3 +157,13 @@ def test_the_rule_is_read_from_meta_and_a_bad_one_falls_back():
     for bad in ({"window": 1}, "x", {**chosen.to_json(), "window": -1}, {**chosen.to_json(), "cache": 3}):
         assert adapted.params_of({"adaptation": bad}) == DEFAULT_PARAMS
     assert modelfile.FORMAT_VERSION == 1
+
+
+@pytest.mark.slow
+def test_training_stores_the_adaptation_rule_it_chose(trained_model):
+    from autocomplete.adapt_tune import WINDOWS
+
+    meta = modelfile.read_meta(trained_model.folder)[0]
+    chosen = AdaptParams.from_json(meta["adaptation"])
+    assert chosen.window in WINDOWS
+    assert adapted.params_of(meta) == chosen
