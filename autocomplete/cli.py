@@ -301,6 +301,14 @@ def evaluate(
         typer.Option("--top-k", "-k", help="Suggestions the simulated typist sees (K of keystroke savings)."),
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt/--no-adapt",
+            help="Also simulate typing the file with the recency cache and the personal memory, and show "
+            "both figures side by side (the saved memory is not changed).",
+        ),
+    ] = False,
 ) -> None:
     """Measure a model on held-out text: perplexity, top-1/3/5 accuracy, keystroke savings, speed."""
     from autocomplete.evaluate import evaluate as run_evaluation
@@ -313,12 +321,30 @@ def evaluate(
 
     if result.training_text:
         warn(f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out")
+    if adapt:
+        _evaluate_adapted(textfile, info, predictor, top_k, as_json, result, model)
+        return
     if as_json:
         sys.stdout.write(_json_line({**result.to_json(), "model": info.name}))
         return
 
     chosen = "" if model else store.default_note(info)
     stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
+
+
+def _evaluate_adapted(textfile, info, predictor, top_k, as_json, unadapted, model) -> None:
+    from autocomplete import adapted, render_adapt
+    from autocomplete.evaluate_adapt import evaluate_adapted
+
+    adaptation = adapted.adaptation_for(info.name, info.meta, predictor)
+    result = evaluate_adapted(textfile, predictor, adaptation, top_k)
+    if as_json:
+        both = {"unadapted": unadapted.to_json(), "adapted": result.to_json(), "model": info.name}
+        sys.stdout.write(_json_line(both))
+        return
+    chosen = "" if model else store.default_note(info)
+    table = render_adapt.adapted_evaluation_table(unadapted, result, title=f"model: {info.name}{chosen}")
+    stdout_console().print(table)
 
 
 # --- the personal memory: learn, forget ---------------------------------------------------------------

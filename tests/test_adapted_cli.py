@@ -167,3 +167,30 @@ def test_training_stores_the_adaptation_rule_it_chose(trained_model):
     chosen = AdaptParams.from_json(meta["adaptation"])
     assert chosen.window in WINDOWS
     assert adapted.params_of(meta) == chosen
+
+
+def test_evaluate_adapt_gives_both_and_leaves_the_memory_alone(make_model, tmp_path):
+    make_model("m")
+    text = tmp_path / "held.txt"
+    text.write_text("Zorblax met the cat. Zorblax met the dog. Zorblax met the bird.\n", encoding="utf-8")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the red barn.\n", encoding="utf-8")
+    assert run("learn", str(notes)).exit_code == 0
+    before = (memory.memory_dir("m") / memory.MEMORY_FILE).read_bytes()
+    result = run("evaluate", str(text), "--adapt", "--json")
+    assert result.exit_code == 0, result.output
+    both = json.loads(result.stdout)
+    plain = json.loads(run("evaluate", str(text), "--json").stdout)
+    assert {**both["unadapted"], "seconds": 0, "words_per_second": 0} == {
+        **{k: v for k, v in plain.items() if k != "model"},
+        "seconds": 0,
+        "words_per_second": 0,
+    }
+    assert (
+        both["adapted"]["ksr"]["accepted"] > both["unadapted"]["ksr"]["accepted"]
+    )  # "zorblax" from the cache
+    assert both["adapted"]["scored"] == both["unadapted"]["scored"]
+    assert (memory.memory_dir("m") / memory.MEMORY_FILE).read_bytes() == before
+    assert json.loads(run("evaluate", str(text), "--no-adapt", "--json").stdout).keys() == plain.keys()
+    table = run("evaluate", str(text), "--adapt").stdout
+    assert "unadapted" in table and "adapted" in table and "keystroke savings (K=3)" in table
