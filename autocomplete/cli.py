@@ -31,6 +31,8 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+NO_ADAPT_HELP = "Turn off the recency cache and the personal memory: the trained model alone."
+
 
 def stdout_console() -> Console:
     """Made per call, so that tests' redirected streams are honoured."""
@@ -253,22 +255,25 @@ def predict(
     stdin: Annotated[
         bool, typer.Option("--stdin", help="Answer each line of standard input as it arrives.")
     ] = False,
+    no_adapt: Annotated[bool, typer.Option("--no-adapt", help=NO_ADAPT_HELP)] = False,
 ) -> None:
-    """Suggest the next word, or complete the word being typed."""
+    """Suggest the next word, or complete the word being typed. TEXT is everything before the cursor: the
+    words before the context feed the recency cache."""
+    from autocomplete import adapted
     from autocomplete.blas import use_one_blas_thread
-    from autocomplete.suggest import suggest
 
     check_top_k(top_k)
     if stdin == (text is not None):
         raise UsageError("give either TEXT or --stdin (one text per line)")
     info, predictor = store.load(model)
+    adaptation = None if no_adapt else adapted.adaptation_for(info.name, info.meta, predictor)
     use_one_blas_thread()  # one small product per answer: a second BLAS thread only adds latency
     if stdin:
-        _predict_stream(predictor, info.name, top_k, as_json)
+        _predict_stream(predictor, adaptation, info.name, top_k, as_json)
         return
-    answer = suggest(_valid_text(text), predictor, top_k)
+    answer = adapted.answer(_valid_text(text), predictor, adaptation, top_k)
     if as_json:
-        sys.stdout.write(_json_line({**answer.to_json(), "model": info.name}))
+        sys.stdout.write(_json_line(_answer_json(answer, info.name, adaptation)))
         return
     from autocomplete import render
 
@@ -285,18 +290,23 @@ def _valid_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _predict_stream(predictor, model_name: str, top_k: int, as_json: bool) -> None:
-    """The scripting interface: plain writes, flushed per answer (rich would cost more than the model)."""
-    from autocomplete.suggest import suggest
+def _answer_json(answer, model_name: str, adaptation) -> dict:
+    return {**answer.to_json(), "model": model_name, "adapted": adaptation is not None}
+
+
+def _predict_stream(predictor, adaptation, model_name: str, top_k: int, as_json: bool) -> None:
+    """The scripting interface: plain writes, flushed per answer (rich would cost more than the model).
+    Each line is answered on its own: the adaptation is the same before every line."""
+    from autocomplete.adapted import answer as answer_for
 
     write, flush = sys.stdout.write, sys.stdout.flush
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")  # a stray byte becomes U+FFFD, as in corpus files
     for line in sys.stdin:
         text = _valid_text(line.removesuffix("\n").removesuffix("\r"))  # CRLF from Windows editors
-        answer = suggest(text, predictor, top_k)
+        answer = answer_for(text, predictor, adaptation, top_k)
         if as_json:
-            write(_json_line({**answer.to_json(), "model": model_name}))
+            write(_json_line(_answer_json(answer, model_name, adaptation)))
         else:
             write("\t".join(s.word for s in answer.items) + "\n")
         flush()
@@ -317,6 +327,14 @@ def evaluate(
         typer.Option("--top-k", "-k", help="Suggestions the simulated typist sees (K of keystroke savings)."),
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    adapt: Annotated[
+        bool,
+        typer.Option(
+            "--adapt/--no-adapt",
+            help="Also simulate typing the file with the recency cache and the personal memory, and show "
+            "both figures side by side (the saved memory is not changed).",
+        ),
+    ] = False,
 ) -> None:
     """Measure a model on held-out text: perplexity, top-1/3/5 accuracy, keystroke savings, speed."""
     from autocomplete.evaluate import evaluate as run_evaluation
@@ -329,12 +347,69 @@ def evaluate(
 
     if result.training_text:
         warn(f"{result.path} is text model {info.name!r} was trained on: these figures are not held-out")
+    if adapt:
+        _evaluate_adapted(textfile, info, predictor, top_k, as_json, result, model)
+        return
     if as_json:
         sys.stdout.write(_json_line({**result.to_json(), "model": info.name}))
         return
 
     chosen = "" if model else store.default_note(info)
     stdout_console().print(render.evaluation_table(result, title=f"model: {info.name}{chosen}"))
+
+
+def _evaluate_adapted(textfile, info, predictor, top_k, as_json, unadapted, model) -> None:
+    from autocomplete import adapted, render_adapt
+    from autocomplete.evaluate_adapt import evaluate_adapted
+
+    adaptation = adapted.adaptation_for(info.name, info.meta, predictor)
+    result = evaluate_adapted(textfile, predictor, adaptation, top_k)
+    if as_json:
+        both = {"unadapted": unadapted.to_json(), "adapted": result.to_json(), "model": info.name}
+        sys.stdout.write(_json_line(both))
+        return
+    chosen = "" if model else store.default_note(info)
+    table = render_adapt.adapted_evaluation_table(unadapted, result, title=f"model: {info.name}{chosen}")
+    stdout_console().print(table)
+
+
+# --- the personal memory: learn, forget ---------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def learn(
+    files: Annotated[list[Path], typer.Argument(help="Text files to learn from.", show_default=False)],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+) -> None:
+    """Add the text of files to a model's personal memory (kept across sessions and retraining)."""
+    from autocomplete import adapted, render_adapt
+
+    info = store.find(model)
+    files = _read_once(files)
+    with render_adapt.FileProgress(stderr_console()) as progress:
+        learned = adapted.learn(info.name, files, progress.update)
+    stdout_console().print(render_adapt.learned_line(learned))
+
+
+@app.command()
+@friendly_errors
+def forget(
+    words: Annotated[
+        list[str] | None, typer.Argument(help="Words to remove from the memory.", show_default=False)
+    ] = None,
+    everything: Annotated[bool, typer.Option("--all", help="Empty the memory.")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
+    ] = None,
+) -> None:
+    """Remove words (and every learned line holding one) from a model's personal memory, or empty it."""
+    from autocomplete import adapted, render_adapt
+
+    info = store.find(model)
+    stdout_console().print(render_adapt.forgotten_line(adapted.forget(info.name, words or (), everything)))
 
 
 @models_app.callback()
@@ -358,7 +433,9 @@ def models(
         hint = ("autocomplete train FILE", "bold")
         out.print(Text.assemble("No models yet in ", folder, ". Train one: ", hint))
         return
-    out.print(render.models_table(infos, store.default_name(infos)))
+    from autocomplete.adapted import words_learned
+
+    out.print(render.models_table(infos, store.default_name(infos), words_learned(infos)))
 
 
 @models_app.command("rm")
@@ -507,8 +584,10 @@ def _models_json() -> None:
     """`models --json`: one list, every model with its problem (null when it is usable)."""
     import math
 
+    from autocomplete.adapted import words_learned
+
     infos = store.list_models(verify=True)
-    default = next((i.name for i in infos if not i.problem), None)
+    default, learned = store.default_name(infos), words_learned(infos)
     rows = []
     for info in infos:
         meta, validation = info.meta, info.meta.get("validation") or {}
@@ -519,7 +598,8 @@ def _models_json() -> None:
             "corpus": [f.get("name") for f in meta.get("corpus", []) if isinstance(f, dict)],
             "vocab_size": meta.get("vocab_size"), "context": (meta.get("config") or {}).get("context"),
             "validation_perplexity": perplexity if finite else None,
-            "created": meta.get("created"), "problem": info.problem,
+            "created": meta.get("created"), "words_learned": learned.get(info.name, 0),
+            "problem": info.problem,
         })  # fmt: skip
     sys.stdout.write(_json_line(rows))
 

@@ -89,8 +89,10 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
-def models_table(infos: list[ModelInfo], default: str | None) -> Group:
-    """The models as a table, then one line per broken model saying what is wrong and what to do."""
+def models_table(infos: list[ModelInfo], default: str | None, learned: dict[str, int] | None = None) -> Group:
+    """The models as a table, then one line per broken model saying what is wrong and what to do; `learned`
+    holds the words in each model's personal memory."""
+    learned = learned or {}
     caption = None
     if infos:
         default_note = " · ● the default (the newest that loads)" if default else ""
@@ -102,26 +104,28 @@ def models_table(infos: list[ModelInfo], default: str | None) -> Group:
     table.add_column("vocabulary", justify="right")
     table.add_column("context", justify="right")
     table.add_column("val. ppl", justify="right")
-    table.add_column("created")  # the time wraps under the date when space is short
+    table.add_column("created", overflow="fold")  # wraps when space is short, never cut with …
+    table.add_column("learned", justify="right", no_wrap=True)
     for info in infos:
         meta = info.meta
         mark = Text("●", style="green") if info.name == default else ""
         if info.problem:
-            table.add_row(mark, plain(info.name), Text("✗ broken", style="red"), "", "", "", "")
+            table.add_row(mark, plain(info.name), Text("✗ broken", style="red"), "", "", "", "", "")
             continue
         validation = meta.get("validation") or {}
         corpus = ", ".join(f.get("name", "?") for f in meta.get("corpus", []))
         table.add_row(
             mark, plain(info.name), plain(corpus), f"{meta.get('vocab_size', 0):,}",
             str(meta.get("config", {}).get("context", "?")),
-            _fmt(validation.get("perplexity"), ".1f"), info.created_display,
+            _fmt(validation.get("perplexity"), ".1f"), info.created_display, f"{learned.get(info.name, 0):,}",
         )  # fmt: skip
     notes = [
         Text.assemble(("✗ ", "red"), plain(info.name, "bold"), f": {one_line(info.problem)}; remove it with ",
                       plain(f"autocomplete models rm {info.name}", "bold"), " and train it again")
         for info in infos if info.problem
     ]  # fmt: skip
-    return Group(FittedTable(table, ("context", "corpus", "val. ppl", "created", "vocabulary")), *notes)
+    optional = ("context", "corpus", "learned", "val. ppl", "created", "vocabulary")
+    return Group(FittedTable(table, optional), *notes)
 
 
 class FittedTable:

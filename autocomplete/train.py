@@ -25,6 +25,8 @@ from autocomplete.ngram import MAX_ORDER, KneserNey
 from autocomplete.validation import EpochTracker, Validation
 from autocomplete.vocab import Vocabulary
 
+MAX_TUNING_TOKENS = 20_000  # the validation tail's last tokens the adaptation is tuned on: a few seconds
+
 # The steps of a training, as TrainResult.interrupted_during names them.
 READING, EPOCHS, MIXING, NGRAM, REFIT, SAVING = "reading", "epochs", "mixing", "n-gram", "refit", "saving"
 
@@ -138,6 +140,7 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     lstm = export_weights(model)
     weight = tracker.best_mix_weight  # ignored without the n-gram: the LSTM alone
     validation, validation_lstm = _scores(corpus.vocab, lstm, data.held_out, weight, data.val_x, data.val_y)
+    adaptation = _adaptation(data, config, lstm, weight)
     signals.phase = NGRAM
     predictor = Predictor(corpus.vocab, config.context, lstm, _ngram(corpus, config, corpus.ids), weight)
     refit_wanted = bool(len(data.val_y) and config.refit_epochs)
@@ -156,6 +159,7 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     reporter.phase("Saving")
     interrupted_during = signals.received_during or stopped_in
     outcome = {"interrupted_during": interrupted_during, "refit_skipped": refit_wanted and not refit_epochs}
+    outcome["adaptation"] = adaptation
     path = _save(name, force, corpus, config, predictor, tracker, validation, refit_epochs, outcome)
     interrupted_during = signals.received_during or stopped_in  # a signal may have come while saving
     return TrainResult(
@@ -185,6 +189,21 @@ def _scores(vocab: Vocabulary, lstm: LstmWeights, held_out: KneserNey | None, we
     if held_out is None:
         return lstm_only, lstm_only
     return metrics.score(Predictor(vocab, n, lstm, held_out, weight).batch_probs, val_x, val_y), lstm_only
+
+
+def _adaptation(data: _TrainingData, config: TrainConfig, lstm: LstmWeights, weight: float) -> dict | None:
+    """The adaptation rule (meta.json's "adaptation") chosen by typing the validation tail in order, over the
+    validated predictor's probabilities (the training part's n-gram: the shipped one has read the tail);
+    None without a validation part, and then the loader uses adapt.DEFAULT_PARAMS."""
+    if not len(data.val_y):
+        return None
+    from autocomplete.adapt_tune import target_probs, tune
+
+    ids, vocab = data.corpus.ids, data.corpus.vocab
+    start = max(data.n_train + config.context, len(ids) - MAX_TUNING_TOKENS)
+    predictor = Predictor(vocab, config.context, lstm, data.held_out, weight)
+    model_p = target_probs(predictor.batch_probs, ids, start, config.context)
+    return tune([vocab.words[i] for i in ids[start:]], model_p, vocab).params.to_json()
 
 
 def _save(name, force, corpus, config, predictor, tracker, validation, refit_epochs, outcome) -> Path:

@@ -52,7 +52,7 @@ def test_models_json_lists_every_model_with_its_problem(store_home):
     rows = json.loads(result.stdout)
     assert [(r["name"], r["default"]) for r in rows] == [("new", True), ("old", False), ("broken", False)]
     assert set(rows[0]) == {"name", "default", "corpus", "vocab_size", "context", "validation_perplexity",
-                            "created", "problem"}  # fmt: skip
+                            "created", "words_learned", "problem"}  # fmt: skip
     assert rows[0]["created"] == "2025-01-01T00:00:00+00:00" and rows[0]["context"] == 2
     assert rows[0]["validation_perplexity"] is None and rows[0]["problem"] is None
     assert rows[2]["problem"] == store.list_models(verify=True)[2].problem != None  # noqa: E711

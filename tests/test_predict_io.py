@@ -94,7 +94,7 @@ def test_predict_answers_any_text(home, text):
     result = run(home, "predict", "--json", "--", text)  # "--": a text may start with "-"
     assert result.exit_code == ExitStatus.SUCCESS, result.output
     answer = json.loads(result.stdout)
-    assert set(answer) == {"text", "context", "unknown", "prefix", "suggestions", "model"}
+    assert set(answer) == {"text", "context", "unknown", "prefix", "suggestions", "model", "adapted"}
     words = [s["word"] for s in answer["suggestions"]]
     assert {w.lower() for w in words} <= set(WORDS) and len(words) == len(set(words))
     assert all(0.0 <= s["probability"] <= 1.0 for s in answer["suggestions"])
