@@ -13,6 +13,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import CORPUS_TEXT
 
 from autocomplete import corpus as corpus_module
 from autocomplete import encode
@@ -22,7 +23,6 @@ from autocomplete.dataset import prepare
 from autocomplete.encode import count_words, encoded_ids
 from autocomplete.errors import CorpusError, DiskError
 from autocomplete.vocab import Vocabulary
-from tests.conftest import CORPUS_TEXT
 
 
 @pytest.fixture

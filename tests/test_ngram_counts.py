@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CORPUS_TEXT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autocomplete.config import TrainConfig
 from autocomplete.dataset import prepare
 from autocomplete.ngram import KneserNey, count_grams
-from tests.conftest import CORPUS_TEXT
 
 FIRST_ID = 3
 # Written once after the thrice-repeated CORPUS_TEXT: n-grams seen once, twice and more, for pruning.
