@@ -90,13 +90,18 @@ def keras_writer(lstm, config, limit_bytes=None):
     return write
 
 
-@pytest.mark.slow  # builds the Keras model it writes
-def test_a_disk_full_while_keras_writes_changes_nothing(store_home):
-    write_model("m", seed=1)
+def _lstm_only_model():
+    """(predictor, config, lstm): a small LSTM-only model to save over model "m"."""
     vocab = Vocabulary(MARKERS + ("a", "b", "c"))
     config = TrainConfig(embedding_dim=4, units=5, hidden=6, tie_embeddings=False, ngram=False)
     lstm = random_lstm(len(vocab))
-    predictor = Predictor(vocab, 2, lstm, None)
+    return Predictor(vocab, 2, lstm, None), config, lstm
+
+
+@pytest.mark.slow  # builds the Keras model it writes
+def test_a_disk_full_while_keras_writes_changes_nothing(store_home):
+    write_model("m", seed=1)
+    predictor, config, lstm = _lstm_only_model()
     with pytest.raises(StoreError, match=r"^cannot save model 'm': File too large; nothing was changed$"):
         with store.writing("m", True) as folder:
             modelfile.save(folder, predictor, config, write_keras=keras_writer(lstm, config, 4096))
@@ -115,10 +120,7 @@ def test_what_h5py_raises_for_a_failed_write_is_a_clean_save_error(store_home, m
 
     monkeypatch.setattr(keras.Model, "save", fail)
     write_model("m", seed=1)
-    vocab = Vocabulary(MARKERS + ("a", "b", "c"))
-    config = TrainConfig(embedding_dim=4, units=5, hidden=6, tie_embeddings=False, ngram=False)
-    lstm = random_lstm(len(vocab))
-    predictor = Predictor(vocab, 2, lstm, None)
+    predictor, config, lstm = _lstm_only_model()
     with pytest.raises(StoreError, match=r"^cannot save model 'm': model.keras: Can't decrement .*; nothing"):
         with store.writing("m", True) as folder:
             modelfile.save(folder, predictor, config, write_keras=keras_writer(lstm, config))
