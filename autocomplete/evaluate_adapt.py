@@ -51,7 +51,10 @@ def evaluate_adapted(path: Path, model, adaptation: Adaptation, k: int = 3) -> E
             elif i >= n and word_id >= FIRST_WORD_ID:
                 mixed = mix(probs, adaptation, context)
                 p = float(mixed.vocab_probs[word_id])
-                rank = int((mixed.vocab_probs[FIRST_WORD_ID:] > p).sum() + (mixed.local[mixed.oov] > p).sum())
+                # Ties by id, as adapted_suggestions lists them: the vocabulary first, then the sources.
+                ranked = mixed.vocab_probs[FIRST_WORD_ID:]
+                ahead = (ranked > p).sum() + (ranked[: word_id - FIRST_WORD_ID] == p).sum()
+                rank = int(ahead + (mixed.local[mixed.oov] > p).sum())
                 log_sum, scored = log_sum + math.log(max(p, 1e-300)), scored + 1
                 hits += [rank < top for top in metrics.TOP_KS]
             cost = _keystrokes(probs, adaptation, context, word, k)

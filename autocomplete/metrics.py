@@ -41,6 +41,14 @@ class NextWordScores:
                 **note}  # fmt: skip
 
 
+def tie_rank(probs: np.ndarray, p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The rank (0 = best) of each target y (n,) with probability p (n,) among probs (n, V), ties broken by
+    id as suggest() lists them: a word tied with others is ahead only of those with larger ids."""
+    ahead = probs > p[:, None]
+    tied = (probs == p[:, None]) & (np.arange(probs.shape[1]) < y[:, None])
+    return (ahead | tied).sum(axis=1)
+
+
 def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 256) -> NextWordScores:
     """Score `batch_probs(contexts) -> (n, V)` on the windows (contexts (n, N), targets (n,))."""
     unknown = int((targets == UNKNOWN_ID).sum())
@@ -53,10 +61,9 @@ def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 2
         p = probs[np.arange(len(y)), y]
         log_sum += float(np.log(np.maximum(p, 1e-300)).sum())
         probs[:, :FIRST_WORD_ID] = 0.0  # markers are never suggested
-        rank = (probs > p[:, None]).sum(axis=1)  # 0 = best
+        rank = tie_rank(probs, p, y)
         hits += [(rank < k).sum() for k in TOP_KS]
     n = len(targets)
     top = hits / max(n, 1)
     perplexity = float(np.exp(-log_sum / n)) if n else float("nan")
     return NextWordScores(n, unknown, perplexity, *map(float, top))
-

@@ -103,6 +103,22 @@ def test_evaluate_by_hand(hand_file):
     assert out["scored"] == 9 and out["unknown"] == 1 and out["ksr"]["keystrokes"] == 17
 
 
+def test_tied_words_rank_as_suggest_lists_them(tmp_path):
+    """A tie is not a hit for every word in it: suggest() lists tied words by id, and so does the rank."""
+    model = TableModel(rows={}, default={"a": 0.5, "b": 0.5})
+    path = tmp_path / "held-out.txt"
+    path.write_text("a b a b", encoding="utf-8")
+    s = evaluate(path, model, k=1).scores
+    assert [w.word for w in suggest("a ", model, 2).items] == ["a", "b"]
+    assert (s.words, s.top1, s.top3) == (4, 0.5, 1.0)  # "a" twice on top; "b" second
+    from autocomplete.adapt import Adaptation, AdaptParams
+    from autocomplete.evaluate_adapt import evaluate_adapted
+
+    off = Adaptation(model.vocab, AdaptParams(window=0))  # no source has any weight: the model's own ranks
+    adapted = evaluate_adapted(path, model, off, k=1).scores
+    assert (adapted.words, adapted.top1, adapted.top3) == (4, 0.5, 1.0)
+
+
 def reference_ksr(text: str, model, k: int) -> tuple[int, int, int]:
     """The definition, literally: suggest() on the whole text typed so far, before every keystroke."""
     typed, keystrokes, baseline, accepted = "", 0, 0, 0
