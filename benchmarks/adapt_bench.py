@@ -2,7 +2,8 @@
 three seeds, unadapted and adapted side by side. Reads the models benchmarks/adapt_models.py trained.
 
     python benchmarks/adapt_models.py --work WORK       # the trainings (resumable; ~1-2 h on 2 cores)
-    python benchmarks/adapt_bench.py --work WORK        # this: writes benchmarks/results/adapt_bench.md
+    python benchmarks/adapt_bench.py --work WORK --corpus C   # this, per corpus: WORK/eval-C.json
+    python benchmarks/adapt_report.py --work WORK       # benchmarks/results/adapt_bench.md (and .json)
 
 Per corpus (its standard test split, ../shared/corpora/README.md), with the figures of `autocomplete
 evaluate` (unadapted) and `autocomplete evaluate --adapt` (adapted: the cache over the words typed so far,
@@ -26,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,7 +77,7 @@ def with_memory(first: Path, second: Path, model, params: AdaptParams, name: str
     memory.learn_file(name, first)
     learned = memory.load(name, Lexicon(model.vocab))
     taught = figures(evaluate_adapted(second, model, Adaptation(model.vocab, params, learned), K))
-    return {"no memory": plain, "memory of the 1st half": taught}
+    return {"without": plain, "with": taught}
 
 
 def mkn_rule(train: Path, vocab, ngram_order: int = 3) -> AdaptParams:
@@ -138,33 +138,7 @@ def run_corpus(work: Path, corpus: str, train: Path, test: Path, seeds) -> dict:
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
-# --- the report -------------------------------------------------------------------------------------------
-
-
-def mean_spread(values: list[float]) -> str:
-    """Mean, and with several seeds the half-range: "12.34 ± 0.05"."""
-    mean = statistics.fmean(values)
-    if len(values) == 1:
-        return f"{mean:.2f}"
-    return f"{mean:.2f} ± {(max(values) - min(values)) / 2:.2f}"
-
-
-def cell(runs: list[dict], mode: str, key: str) -> str:
-    values = [r[mode][key] for r in runs if mode in r]
-    if not values:
-        return "–"
-    if None in values:
-        return "∞"
-    return mean_spread([v if key == "perplexity" else 100 * v for v in values])
-
-
-def table(rows: dict[str, list]) -> list[str]:
-    out = ["| rows | seeds | " + " | ".join(f"{f} un / ad" for f in FIGURES) + " |",
-           "| --- | --- | " + " | ".join("---" for _ in FIGURES) + " |"]  # fmt: skip
-    for name, runs in rows.items():
-        parts = [f"{cell(runs, 'unadapted', f)} / {cell(runs, 'adapted', f)}" for f in FIGURES]
-        out.append(f"| {name} | {len(runs)} | " + " | ".join(parts) + " |")
-    return out
+# --- the command ------------------------------------------------------------------------------------------
 
 
 def main() -> None:
@@ -172,28 +146,22 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--corpus", choices=list(FILES), action="append")
+    parser.add_argument("--corpus", choices=list(FILES), required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "adapt_bench.json")
     args = parser.parse_args()
     use_one_blas_thread()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     paths = write_splits(args.work)
     with tempfile.TemporaryDirectory() as home:
         os.environ["AUTOCOMPLETE_HOME"] = home  # the memory experiment's memory; the models are read by path
-        results = [run_corpus(args.work, c, *paths[c], args.seeds) for c in args.corpus or list(FILES)]
+        result = run_corpus(args.work, args.corpus, *paths[args.corpus], args.seeds)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    trainings = [json.loads(line) for line in (args.work / "trainings.jsonl").read_text().splitlines()]
-    record = {"date": started, "commit": commit.stdout.strip(), "command": " ".join(["python", *sys.argv]),
-              "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-              "load": os.getloadavg()[0], "results": results, "trainings": trainings}  # fmt: skip
-    args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    for r in results:
-        print(f"\n## {r['corpus']}\n" + "\n".join(table(r["rows"])))
-        memory_rows = {k: [{"unadapted": x["no memory"], "adapted": x["memory of the 1st half"]} for x in v]
-                       for k, v in r["memory"].items()}  # fmt: skip
-        print("\nmemory (un: no memory, ad: the 1st half learned):\n" + "\n".join(table(memory_rows)))
-    print(f"wrote {args.out}")
+    result |= {"date": started, "commit": commit.stdout.strip(), "command": " ".join(["python", *sys.argv]),
+               "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+               "load": os.getloadavg()[0]}  # fmt: skip
+    out = args.work / f"eval-{args.corpus}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
