@@ -2,7 +2,8 @@
 three seeds, unadapted and adapted side by side. Reads the models benchmarks/adapt_models.py trained.
 
     python benchmarks/adapt_models.py --work WORK       # the trainings (resumable; ~1-2 h on 2 cores)
-    python benchmarks/adapt_bench.py --work WORK --corpus C   # this, per corpus: WORK/eval-C.json
+    python benchmarks/adapt_bench.py --work WORK        # this: each trained model not yet measured, and
+                                                        # each corpus's n-grams -> WORK/eval/*.json
     python benchmarks/adapt_report.py --work WORK       # benchmarks/results/adapt_bench.md (and .json)
 
 Per corpus (its standard test split, ../shared/corpora/README.md), with the figures of `autocomplete
@@ -104,38 +105,49 @@ def load(work: Path, name: str):
     return meta, model
 
 
-def run_corpus(work: Path, corpus: str, train: Path, test: Path, seeds) -> dict:
-    started = time.perf_counter()
-    first, second = halves(test)
-    rows: dict[str, list] = {}
-    memory_rows: dict[str, list] = {}
-    mkn_done = False
-    for seed in seeds:
-        meta, default = load(work, model_name(corpus, "default", seed))
-        params = params_of(meta)
-        rows.setdefault("default", []).append(both(test, default, params))
-        lstm = Predictor(default.vocab, default.context_size, default.lstm, None)
-        rows.setdefault("LSTM alone", []).append(both(test, lstm, params))
-        memory_rows.setdefault("default", []).append(with_memory(first, second, default, params, "bench"))
-        if not mkn_done:
-            mkn = Predictor(default.vocab, default.context_size, None, default.ngram, cache_size=4096)
-            mkn_params = mkn_rule(train, default.vocab)
-            rows["MKN alone"] = [both(test, mkn, mkn_params)]
-            memory_rows["MKN"] = [with_memory(first, second, mkn, mkn_params, "bench")]
-            ids = default.vocab.encode(read_stream(train))
-            rows["KN d=0.75"] = [both(test, kneser_ney(default.vocab, ids), None)]
-            mff = both(test, MostFrequentFollower.fit(default.vocab, ids), None)
-            mff["unadapted"]["perplexity"] = None  # its scores rank, they are not probabilities
-            rows["most frequent follower"] = [mff]
-            mkn_done = True
-        for variant in (v for v in VARIANTS if v != "default"):
-            if (work / "home" / "models" / model_name(corpus, variant, seed)).exists():
-                v_meta, model = load(work, model_name(corpus, variant, seed))
-                rows.setdefault(variant, []).append(both(test, model, params_of(v_meta)))
-        print(f"{corpus} seed {seed}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return {"corpus": corpus, "rows": rows, "memory": memory_rows, "mkn_rule": mkn_params.to_json(),
-            "test_words": rows["default"][0]["unadapted"]["words"],
-            "seconds": time.perf_counter() - started}  # fmt: skip
+def eval_model(work: Path, corpus: str, variant: str, seed: int) -> dict:
+    """One trained model's rows: the default also as its LSTM alone and in the memory experiment."""
+    train, test = write_splits(work)[corpus]
+    meta, model = load(work, model_name(corpus, variant, seed))
+    params = params_of(meta)
+    if variant != "default":
+        return {"rows": {variant: both(test, model, params)}, "memory": {}}
+    lstm = Predictor(model.vocab, model.context_size, model.lstm, None)
+    rows = {"default": both(test, model, params), "LSTM alone": both(test, lstm, params)}
+    return {"rows": rows, "memory": {"default": with_memory(*halves(test), model, params, "bench")}}
+
+
+def eval_baselines(work: Path, corpus: str) -> dict:
+    """The n-grams on the default's vocabulary (seed 0's: the vocabulary and counts are the same for every
+    seed): its modified Kneser-Ney alone and adapted, KN d=0.75, the most frequent follower."""
+    train, test = write_splits(work)[corpus]
+    _, default = load(work, model_name(corpus, "default", SEEDS[0]))
+    mkn = Predictor(default.vocab, default.context_size, None, default.ngram, cache_size=4096)
+    rule = mkn_rule(train, default.vocab)
+    ids = default.vocab.encode(read_stream(train))
+    mff = both(test, MostFrequentFollower.fit(default.vocab, ids), None)
+    mff["unadapted"]["perplexity"] = None  # its scores rank, they are not probabilities
+    rows = {"MKN alone": both(test, mkn, rule), "KN d=0.75": both(test, kneser_ney(default.vocab, ids), None),
+            "most frequent follower": mff}  # fmt: skip
+    return {"rows": rows, "memory": {"MKN": with_memory(*halves(test), mkn, rule, "bench")},
+            "mkn_rule": rule.to_json()}  # fmt: skip
+
+
+def pending(work: Path) -> list[tuple[str, str, int | None]]:
+    """(corpus, variant, seed) of every trained model not yet evaluated; variant "baselines" (seed None)
+    once the corpus's seed-0 default exists."""
+    todo = []
+    for corpus in FILES:
+        if (work / "home" / "models" / model_name(corpus, "default", SEEDS[0])).exists():
+            todo.append((corpus, "baselines", None))
+        todo += [(corpus, v, s) for v in VARIANTS for s in SEEDS
+                 if (work / "home" / "models" / model_name(corpus, v, s)).exists()]  # fmt: skip
+    return [t for t in todo if not out_path(work, *t).exists()]
+
+
+def out_path(work: Path, corpus: str, variant: str, seed: int | None) -> Path:
+    name = f"{corpus}-baselines" if seed is None else model_name(corpus, variant, seed)
+    return work / "eval" / f"{name}.json"
 
 
 # --- the command ------------------------------------------------------------------------------------------
@@ -146,22 +158,28 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--corpus", choices=list(FILES), required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--corpus", choices=list(FILES), action="append", help="only these corpora")
     args = parser.parse_args()
     use_one_blas_thread()
-    started = time.strftime("%Y-%m-%d %H:%M %Z")
-    paths = write_splits(args.work)
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["AUTOCOMPLETE_HOME"] = home  # the memory experiment's memory; the models are read by path
-        result = run_corpus(args.work, args.corpus, *paths[args.corpus], args.seeds)
+    (args.work / "eval").mkdir(exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    result |= {"date": started, "commit": commit.stdout.strip(), "command": " ".join(["python", *sys.argv]),
-               "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
-               "load": os.getloadavg()[0]}  # fmt: skip
-    out = args.work / f"eval-{args.corpus}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {out}")
+    for corpus, variant, seed in pending(args.work):
+        if args.corpus and corpus not in args.corpus:
+            continue
+        started, date = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M %Z")
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["AUTOCOMPLETE_HOME"] = home  # the memory experiment's; the models are read by path
+            if seed is None:
+                result = eval_baselines(args.work, corpus)
+            else:
+                result = eval_model(args.work, corpus, variant, seed)
+        result |= {"corpus": corpus, "variant": variant, "seed": seed, "date": date,
+                   "commit": commit.stdout.strip(), "command": " ".join(["python", *sys.argv]),
+                   "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+                   "load": os.getloadavg()[0], "seconds": time.perf_counter() - started}  # fmt: skip
+        out = out_path(args.work, corpus, variant, seed)
+        out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {out} ({result['seconds']:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -89,12 +89,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--variant", choices=list(VARIANTS), action="append")
     parser.add_argument("--corpus", choices=list(FILES), action="append")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     args = parser.parse_args()
     paths = write_splits(args.work)
     log = args.work / "trainings.jsonl"
     # Seeds outermost per variant, so a partial run has every corpus at seed 0 first.
     for variant in args.variant or list(VARIANTS):
-        for seed in SEEDS:
+        for seed in args.seeds:
             for corpus in args.corpus or list(FILES):
                 record = train(args.work, corpus, paths[corpus][0], variant, seed)
                 if record:

@@ -112,12 +112,13 @@ def report(results: dict[str, dict], trainings: list[dict]) -> str:
         "of the seeds ± half their range; perplexity and top-k over test words in the vocabulary, KSR@3",
         "over all words; a tied word ranks where suggest() lists it (by id).",
         "",
-        f"- dates: {', '.join(sorted({r['date'] for r in results.values()}))}; commits "
-        f"{', '.join(sorted({r['commit'] for r in results.values()}))}; machine {first['machine']}; "
-        "load " + ", ".join(f"{r['load']:.1f}" for r in results.values()),
+        f"- dates {min(d for r in results.values() for d in r['dates'])} to "
+        f"{max(d for r in results.values() for d in r['dates'])}; commits "
+        f"{', '.join(sorted({c for r in results.values() for c in r['commits']}))}; machine "
+        f"{first['machine']}; load {min(x for r in results.values() for x in r['loads']):.1f} to "
+        f"{max(x for r in results.values() for x in r['loads']):.1f} (the trainings' loads below)",
         "- commands: `python benchmarks/adapt_models.py --work WORK` (the trainings), "
-        + ", ".join(f"`{r['command']}`" for r in results.values())
-        + ", `python benchmarks/adapt_report.py --work WORK`",
+        "`python benchmarks/adapt_bench.py --work WORK`, `python benchmarks/adapt_report.py --work WORK`",
         "",
         "## Targets",
         "",
@@ -135,13 +136,40 @@ def report(results: dict[str, dict], trainings: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
+ORDER = ("default", "LSTM alone", "tiny", "MKN alone", "KN d=0.75", "most frequent follower", "ctx3", "ctx5")
+
+
+def gather(work: Path) -> dict[str, dict]:
+    """Per corpus: rows and memory rows (name -> one run per seed, the n-grams one run), from WORK/eval."""
+    files = [json.loads(p.read_text()) for p in sorted((work / "eval").glob("*.json"))]
+    files.sort(key=lambda f: (f["seed"] is not None, f["seed"] or 0))
+    results = {}
+    for corpus in CORPORA:
+        mine = [f for f in files if f["corpus"] == corpus]
+        if not mine:
+            continue
+        rows, memory = {name: [] for name in ORDER}, {}
+        for f in mine:
+            for name, run in f["rows"].items():
+                rows[name].append(run)
+            for name, run in f["memory"].items():
+                memory.setdefault(name, []).append(run)
+        base = next(f for f in mine if f["seed"] is None)
+        results[corpus] = {
+            "rows": {k: v for k, v in rows.items() if v}, "memory": memory, "mkn_rule": base["mkn_rule"],
+            "test_words": base["rows"]["MKN alone"]["unadapted"]["words"],
+            "dates": sorted({f["date"] for f in mine}), "commits": sorted({f["commit"] for f in mine}),
+            "machine": base["machine"], "loads": [f["load"] for f in mine],
+        }  # fmt: skip
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "adapt_bench.md")
     args = parser.parse_args()
-    results = {c: json.loads((args.work / f"eval-{c}.json").read_text()) for c in CORPORA
-               if (args.work / f"eval-{c}.json").exists()}  # fmt: skip
+    results = gather(args.work)
     trainings = [json.loads(line) for line in (args.work / "trainings.jsonl").read_text().splitlines()]
     args.out.write_text(report(results, trainings), encoding="utf-8")
     record = {"results": results, "trainings": trainings}
