@@ -20,10 +20,12 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
+from terminal import Terminal
 from test_repl_app import CTRL_D, ENTER, UP, Typist, run_loop
+from test_repl_terminal import finish
 from test_secrets import SECRETS, _words
 
-from autocomplete import adapted, memory
+from autocomplete import adapted, memory, store
 from autocomplete.repl.app import Repl
 from autocomplete.repl.commands import help_table
 from autocomplete.repl.state import Learner, ReplState, learning_off
@@ -308,3 +310,30 @@ def test_two_repl_sessions_learning_at_once_keep_both_users_lines(store_home):
             f"line {i} from {who}" for i in range(200)
         ]
     assert len(lines) == 400
+
+
+@pytest.mark.parametrize("how", ["default", "--no-learn", "AUTOCOMPLETE_NO_LEARN=1", "--no-adapt"])
+def test_the_installed_repl_adapts_and_learns_unless_told_not_to(store_home, monkeypatch, how):
+    """`autocomplete repl` in a real pseudo-terminal: the options and the variable reach the session. On
+    TERM=dumb each line entered is answered in plain text, which a test can read reliably."""
+    write_model("m")
+    if how.startswith("AUTOCOMPLETE"):
+        monkeypatch.setenv("AUTOCOMPLETE_NO_LEARN", "1")
+    args = ["repl", "--model", "m", *([how] if how.startswith("--") else [])]
+    term = Terminal(store_home, *args, term="dumb")
+    line = "Zorblax yelled Zo"  # no word of the model starts with z: only the cache can complete it
+    try:
+        term.wait_for(r"m> ")
+        term.type(line + ENTER)
+        answer = "no suggestion" if how == "--no-adapt" else "Zorblax 100.0%"
+        term.wait_for(f"suggestions for “{line}”: {answer}\n")
+        term.settle()
+        finish(term)
+    finally:
+        term.close()
+    learned = memory.memory_dir("m") / memory.MEMORY_FILE
+    history = store.history_path().read_text() if store.history_path().exists() else ""
+    if how in ("default", "--no-adapt"):  # --no-adapt changes the suggestions, not the learning
+        assert learned.read_text() == line + "\n" and f"\n+{line}\n" in history
+    else:
+        assert not learned.exists() and "Zorblax" not in history
