@@ -117,16 +117,20 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def keystroke_latency(predictor: Predictor, trace: list[str], cold: bool) -> dict[str, list[float]]:
-    state = ReplState(MODEL_NAME, predictor, top_k=5)
+def keystroke_latency(
+    predictor: Predictor, trace: list[str], cold: bool, state: ReplState | None = None
+) -> dict[str, list[float]]:
+    """Milliseconds per keystroke of each step. With `state` (an adapted one), each finished line of the
+    trace is accepted as the REPL's loop does (into the cache and the session's memory), timed as "accept"."""
+    state = state or ReplState(MODEL_NAME, predictor, top_k=5)
     renderer = PanelRenderer(color=True)
     status = Status(MODEL_NAME, 5)
     times: dict[str, list[float]] = {k: [] for k in ("tokenize", "distribution", "suggest", "frame", "panel",
-                                                     "worker", "ui")}  # fmt: skip
+                                                     "worker", "ui", "accept")}  # fmt: skip
     previous = None
     predictor.clear_cache()
     clock = time.perf_counter
-    for text in trace:
+    for n, text in enumerate(trace):
         if cold:
             predictor.clear_cache()
         # The parts, measured apart (each on its own, so the distribution is looked up as the REPL would).
@@ -159,6 +163,10 @@ def keystroke_latency(predictor: Predictor, trace: list[str], cold: bool) -> dic
         times["panel"].append((t2 - t1) * 1e3)
         times["worker"].append((t2 - t0) * 1e3)
         times["ui"].append((t3 - t2) * 1e3)
+        if state.adaptation is not None and text and (n + 1 == len(trace) or not trace[n + 1]):
+            t0 = clock()
+            state.accept(text)
+            times["accept"].append((clock() - t0) * 1e3)
     return times
 
 
@@ -303,12 +311,12 @@ def main() -> None:
         "",
         "## Per keystroke, predictor cache kept between keystrokes (as in the REPL)",
         "",
-        *table([(names[k], percentiles(v)) for k, v in warm.items()]),
+        *table([(names[k], percentiles(v)) for k, v in warm.items() if v]),
         "",
         f"## Per keystroke, cold: the predictor's cache cleared before each "
         f"({len(cold['worker']):,} keystrokes)",
         "",
-        *table([(names[k], percentiles(v)) for k, v in cold.items()]),
+        *table([(names[k], percentiles(v)) for k, v in cold.items() if v]),
         "",
         "## One forward pass (LSTM ⊕ Kneser-Ney, uncached), by BLAS threads",
         "",
