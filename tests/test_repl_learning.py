@@ -239,7 +239,7 @@ def test_a_memory_that_cannot_be_written_is_one_hint(repl_session, store_home):
 
     run_loop(repl, typist, script)
     hints = [line for line in out.getvalue().splitlines() if line.startswith("!")]
-    assert len(hints) == 1 and hints[0].startswith("! cannot use the memory of 'fake' in ")
+    assert len(hints) == 1 and hints[0].startswith("! not learning: cannot use the memory of 'fake' in ")
 
 
 _SECRET_LINES = st.tuples(st.lists(_words, min_size=1, max_size=4), SECRETS, st.lists(_words, max_size=3))

@@ -88,7 +88,7 @@ class Learner:
                 with self._lock:
                     if str(error) not in self._told:
                         self._told.add(str(error))
-                        self._problems.append(str(error))
+                        self._problems.append(f"not learning: {error}")
 
 
 def learning_off(no_learn: bool) -> str:
