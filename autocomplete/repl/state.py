@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from autocomplete import adapted, memory
 from autocomplete.adapt import Adaptation
-from autocomplete.errors import AutocompleteError
 from autocomplete.suggest import NextWordModel, Suggestions
 
 SESSION_LINES = 1000  # accepted lines kept to refill a new model's cache after `:model`
@@ -75,16 +74,14 @@ class Learner:
         """Wait for the lines still queued; the problems not yet told."""
         self._queue.put(None)
         self._thread.join(timeout)
-        late = [] if not self._thread.is_alive() else [
-            f"{self._queue.qsize()} lines may not be learned: the memory stayed locked for {timeout:.0f} s"
-        ]  # fmt: skip
-        return self.problems() + late
+        late = [f"the last lines may not be learned: the memory was not written within {timeout:.0f} s"]
+        return self.problems() + (late if self._thread.is_alive() else [])
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
             try:
                 self._write(*item)
-            except AutocompleteError as error:
+            except Exception as error:  # noqa: BLE001 - told to the user; the next lines are still tried
                 with self._lock:
                     if str(error) not in self._told:
                         self._told.add(str(error))
