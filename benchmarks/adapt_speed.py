@@ -78,6 +78,7 @@ def repl_figures(predictor: Predictor, adaptation: Adaptation, lines: list[str])
     repl_predictor = Predictor(predictor.vocab, predictor.context_size, predictor.lstm, predictor.ngram,
                                predictor.lstm_weight)  # fmt: skip  # with the REPL's LRU cache
     trace = [line[:i] for line in lines for i in range(len(line) + 1)]
+    plain = keystroke_latency(repl_predictor, trace, cold=False)  # the same typing, --no-adapt
     state = ReplState("bench", repl_predictor, 5, adaptation=adaptation)
     warm = keystroke_latency(repl_predictor, trace, cold=False, state=state)
     cold = keystroke_latency(repl_predictor, trace[: len(trace) // 3], cold=True, state=state)
@@ -89,7 +90,8 @@ def repl_figures(predictor: Predictor, adaptation: Adaptation, lines: list[str])
 
     return [
         f"- REPL per keystroke, adapted (the worker: answer, ghost, panel), predictor cache as in the REPL: "
-        f"{ms(warm['worker'])} ({len(trace):,} keystrokes, {len(lines)} lines); UI thread {ms(warm['ui'])}",
+        f"{ms(warm['worker'])} ({len(trace):,} keystrokes, {len(lines)} lines); UI thread {ms(warm['ui'])}; "
+        f"the same typing unadapted (--no-adapt): {ms(plain['worker'])}",
         f"- REPL per keystroke, adapted, the predictor's cache cleared before each: {ms(cold['worker'])} "
         f"({len(cold['worker']):,} keystrokes)",
         f"- REPL learning one line: accept (UI thread, between prompts) {ms(warm['accept'])}; learn_line "
