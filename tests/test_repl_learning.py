@@ -191,7 +191,6 @@ def test_no_adapt_gives_exactly_the_unadapted_suggestions(repl_session):
         for line in TWICE:
             enter(t, line)
         for text in texts:
-            assert repl.live.frame is not None
             shown(repl, t, text)
             assert repl.live.frame.answer == suggest(text, model, 5)
             t.send("\x03")
