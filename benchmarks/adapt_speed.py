@@ -83,19 +83,20 @@ def repl_figures(predictor: Predictor, adaptation: Adaptation, lines: list[str])
     warm = keystroke_latency(repl_predictor, trace, cold=False, state=state)
     cold = keystroke_latency(repl_predictor, trace[: len(trace) // 3], cold=True, state=state)
     written = [t * 1e3 for t in timed(lambda line: memory.learn_line("bench", line), lines)]
-    learned = [a + w for a, w in zip(warm["accept"], written, strict=True)]
 
     def ms(samples: list[float]) -> str:
         return percentiles([t / 1e3 for t in samples])
 
     return [
-        f"- REPL per keystroke, adapted (the worker: answer, ghost, panel), predictor cache as in the REPL: "
-        f"{ms(warm['worker'])} ({len(trace):,} keystrokes, {len(lines)} lines); UI thread {ms(warm['ui'])}; "
-        f"the same typing unadapted (--no-adapt): {ms(plain['worker'])}",
-        f"- REPL per keystroke, adapted, the predictor's cache cleared before each: {ms(cold['worker'])} "
-        f"({len(cold['worker']):,} keystrokes)",
-        f"- REPL learning one line: accept (UI thread, between prompts) {ms(warm['accept'])}; learn_line "
-        f"(the Learner's thread) {ms(written)}; both {ms(learned)}",
+        f"- REPL per keystroke, adapted (the worker: answer, ghost, panel), predictor cache as in the REPL "
+        f"({len(trace):,} keystrokes, {len(lines)} lines): wall {ms(warm['worker'])}, CPU "
+        f"{ms(warm['worker_cpu'])}; UI thread {ms(warm['ui'])}; the same typing unadapted (--no-adapt): "
+        f"wall {ms(plain['worker'])}, CPU {ms(plain['worker_cpu'])}",
+        f"- REPL per keystroke, adapted, the predictor's cache cleared before each "
+        f"({len(cold['worker']):,} keystrokes): wall {ms(cold['worker'])}, CPU {ms(cold['worker_cpu'])}",
+        f"- REPL learning one line: accept (UI thread, between prompts) wall {ms(warm['accept'])}, CPU "
+        f"{ms(warm['accept_cpu'])}; then learn_line on the Learner's thread (flock, append, fsync) "
+        f"{ms(written)}",
     ]
 
 
