@@ -474,8 +474,18 @@ def repl(
             "epoch so far is saved) and exits with 130 without opening the REPL.",
         ),
     ] = False,
+    no_adapt: Annotated[bool, typer.Option("--no-adapt", help=NO_ADAPT_HELP)] = False,
+    no_learn: Annotated[
+        bool,
+        typer.Option(
+            "--no-learn",
+            help="Learn nothing this session: no line into the memory or the history file (:incognito "
+            "toggles it for a while; AUTOCOMPLETE_NO_LEARN=1 for good).",
+        ),
+    ] = False,
 ) -> None:
-    """Type with live next-word suggestions, Tab completion and ghost text.
+    """Type with live next-word suggestions, Tab completion and ghost text. Every line you accept is
+    learned into the model's personal memory (secrets never are) unless learning is off.
 
     Standard input must be a terminal (for piped text: `autocomplete predict --stdin`). Ctrl-C clears the
     line; if it stops training for --train-default, the command exits with 130.
@@ -489,6 +499,8 @@ def repl(
         vi=vi,
         complete_while_typing=complete_while_typing,
         train_default=train_default,
+        adapt=not no_adapt,
+        no_learn=no_learn,
     )
 
 

@@ -3,8 +3,9 @@
 Three rules, on the raw line (before tokenizing: "ab12+/cd==" or "ghp_x1y2" would split into harmless-looking
 words):
 - a line that looks like a command or header carrying credentials (`curl -u user:pass`,
-  `https://user:pass@host`, `export AWS_SECRET_ACCESS_KEY=...`, `Authorization: Bearer ...`, a private key's
-  armour) is dropped whole;
+  `https://user:pass@host`, `export AWS_SECRET_ACCESS_KEY=...`, `PGPASSWORD=... psql`, `mysql -p...`,
+  `docker login -p ...`, `Authorization: Bearer ...`, `echo ... | sudo -S`, a private key's armour) is
+  dropped whole;
 - after a keyword that announces one (`password`, `passwd`, `token`, `secret`, `api key`, ...), the rest of
   the line is dropped: "my password is hunter2" keeps "my password";
 - a whitespace-separated chunk holding a secret-shaped run is dropped: a run of 8+ letters and digits with at
@@ -20,7 +21,7 @@ from __future__ import annotations
 import re
 
 _KEYWORD = re.compile(
-    r"(?i)(?<![^\W_])(?:pass(?:word|wd|phrase)s?|pwd|passwort|contrase[ñn]a|senha|пароль|mot de passe"
+    r"(?i)(?<![^\W_])(?:pass(?:word|wd|phrase|code)s?|pwd|pw|passwort|contrase[ñn]a|senha|пароль|mot de passe"
     r"|secrets?|tokens?|api[\s_-]?keys?|apikey|access[\s_-]?keys?|private[\s_-]?keys?|client[\s_-]?secret"
     r"|credentials?|bearer|otp)(?![^\W_])"
 )
@@ -37,6 +38,12 @@ _CREDENTIAL_LINE = re.compile(
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
             r"(?i:\b(?:mysql|mysqldump|psql|mongo\w*|redis-cli)\b.*\s-(?:p\S|a\s))",  # mysql -psecret
             r"(?i:\bsshpass\s+-p)",
+            r"(?i:\b(?:docker|podman|nerdctl|helm|oc)\b.*\blogin\b.*\s-p(?:\s|=|$))",  # docker login -p x
+            r"\b[A-Z0-9_]*(?:PASS|PWD|SECRET|TOKEN|KEY|AUTH)[A-Z0-9_]*=\S",  # PGPASSWORD=x psql
+            r"(?:^|\s)-U\s+\S+%\S",  # smbclient -U user%pass
+            r"(?i:\s/user:\S+\s+\S)",  # net use ... /user:name password
+            r"\bhtpasswd\s+(?:-\w+\s+)*-\w*b",  # htpasswd -b file user password
+            r"\|\s*sudo\s+(?:-\w+\s+)*-\w*S",  # echo password | sudo -S
         ]
     )
 )
@@ -51,6 +58,7 @@ _CHUNK = re.compile(r"\S+")
 # Cheap first looks, so that a line of prose costs one scan: the full patterns run only where these hit.
 _MAY_CARRY_CREDENTIALS = re.compile(
     r"(?i)://|-u|--user|key|secret|token|pass|pwd|credential|auth|bearer|-----BEGIN|mysql|psql|mongo|redis"
+    r"|login|/user:|sudo"
 )
 _DIGIT = re.compile(r"\d")
 

@@ -4,7 +4,11 @@
   to 20000 as benchmarks/run.py's latency_at_20k) with a 2,000-token cache and a 100k-word memory, against
   the same predictor unadapted;
 - learning one line (learn_line: filter, flock, append, fsync), learn_file of ~1 MB, and loading a 100k-word
-  memory with and without its counts cache.
+  memory with and without its counts cache;
+- the REPL with adaptation on (the same cache and memory): our work per keystroke (benchmarks/
+  repl_latency.py's `keystroke_latency`: the answer, the ghost and the panel, as the worker thread does it,
+  with the predictor's LRU cache as in the REPL, and cold), and learning one accepted line: `ReplState.accept`
+  (cache and session memory, on the UI thread between two prompts) plus learn_line (the Learner's thread).
 
     python benchmarks/adapt_speed.py             # appends its figures to benchmarks/results/adapt_speed.md
 """
@@ -26,6 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from adapt_holdout import CORPORA, train_tokens  # noqa: E402
+from repl_latency import keystroke_latency  # noqa: E402
 
 from autocomplete import memory  # noqa: E402
 from autocomplete.adapt import DEFAULT_PARAMS, Adaptation, AdaptParams, suggest_adapted  # noqa: E402
@@ -33,6 +38,7 @@ from autocomplete.blas import use_one_blas_thread  # noqa: E402
 from autocomplete.config import TrainConfig  # noqa: E402
 from autocomplete.inference import LstmWeights, Predictor  # noqa: E402
 from autocomplete.ngram import KneserNey  # noqa: E402
+from autocomplete.repl.state import ReplState  # noqa: E402
 from autocomplete.suggest import suggest  # noqa: E402
 from autocomplete.text import MARKERS  # noqa: E402
 from autocomplete.vocab import Vocabulary  # noqa: E402
@@ -67,6 +73,33 @@ def timed(f, items) -> list[float]:
     return out
 
 
+def repl_figures(predictor: Predictor, adaptation: Adaptation, lines: list[str]) -> list[str]:
+    """The REPL's per-keystroke work and its learning of a line, adaptation on, as report lines."""
+    repl_predictor = Predictor(predictor.vocab, predictor.context_size, predictor.lstm, predictor.ngram,
+                               predictor.lstm_weight)  # fmt: skip  # with the REPL's LRU cache
+    trace = [line[:i] for line in lines for i in range(len(line) + 1)]
+    plain = keystroke_latency(repl_predictor, trace, cold=False)  # the same typing, --no-adapt
+    state = ReplState("bench", repl_predictor, 5, adaptation=adaptation)
+    warm = keystroke_latency(repl_predictor, trace, cold=False, state=state)
+    cold = keystroke_latency(repl_predictor, trace[: len(trace) // 3], cold=True, state=state)
+    written = [t * 1e3 for t in timed(lambda line: memory.learn_line("bench", line), lines)]
+
+    def ms(samples: list[float]) -> str:
+        return percentiles([t / 1e3 for t in samples])
+
+    return [
+        f"- REPL per keystroke, adapted (the worker: answer, ghost, panel), predictor cache as in the REPL "
+        f"({len(trace):,} keystrokes, {len(lines)} lines): wall {ms(warm['worker'])}, CPU "
+        f"{ms(warm['worker_cpu'])}; UI thread {ms(warm['ui'])}; the same typing unadapted (--no-adapt): "
+        f"wall {ms(plain['worker'])}, CPU {ms(plain['worker_cpu'])}",
+        f"- REPL per keystroke, adapted, the predictor's cache cleared before each "
+        f"({len(cold['worker']):,} keystrokes): wall {ms(cold['worker'])}, CPU {ms(cold['worker_cpu'])}",
+        f"- REPL learning one line: accept (UI thread, between prompts) wall {ms(warm['accept'])}, CPU "
+        f"{ms(warm['accept_cpu'])}; then learn_line on the Learner's thread (flock, append, fsync) "
+        f"{ms(written)}",
+    ]
+
+
 def main() -> None:
     use_one_blas_thread()
     os.environ["AUTOCOMPLETE_HOME"] = tempfile.mkdtemp(prefix="adapt-speed-")
@@ -90,6 +123,7 @@ def main() -> None:
     plain = timed(lambda t: (predictor.clear_cache(), suggest(t, predictor, 5)), trace)
     adapted = timed(lambda t: (predictor.clear_cache(), suggest_adapted(t, predictor, adaptation, 5)), trace)
     learn = timed(lambda line: memory.learn_line("bench", line), lines[37400:37900])
+    repl = repl_figures(predictor, adaptation, [ln for ln in lines[37900:38200] if ln.strip()])
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                if ln.startswith("model name"))  # fmt: skip
@@ -102,6 +136,7 @@ def main() -> None:
         f"- uncached suggestion, unadapted: {percentiles(plain)} ({len(trace)} calls)",
         f"- uncached suggestion, adapted: {percentiles(adapted)}",
         f"- learn_line: {percentiles(learn)} ({len(learn)} lines)",
+        *repl,
         f"- learn_file: sherlock.txt (575 kB) {learn_file_s:.2f} s; tinyshakespeare.txt (1.1 MB, "
         f"{big.words:,} words) {learn_mb_s:.2f} s",
         f"- memory load, 100k words: with counts.npz {percentiles(load_cached)}; from the text alone "

@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +139,23 @@ def write_model(
     with store.writing(name, force) as folder:
         modelfile.save(folder, predictor, TrainConfig(context=context), seed=seed, **extra)
     return vocab
+
+
+def run_at_once(script: str, args: list[str], env: dict | None = None) -> None:
+    """`python -c script ARG` for each ARG, all started at once: each script reads one line from stdin
+    before its work, and they all get it together. Asserts each exits 0."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, arg], stdin=subprocess.PIPE, env=env or os.environ.copy()
+        )
+        for arg in args
+    ]
+    for p in procs:
+        p.stdin.write(b"go\n")
+        p.stdin.flush()
+    for p in procs:
+        p.stdin.close()
+        assert p.wait(timeout=60) == 0
 
 
 @pytest.fixture

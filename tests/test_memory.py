@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
-from conftest import write_model
+from conftest import run_at_once, write_model
 
 from autocomplete import memory, store
 from autocomplete.adapt import Adaptation, AdaptParams, Rule, suggest_adapted
@@ -142,16 +140,7 @@ def test_two_processes_learning_at_once_keep_every_line(store_home):
             memory.learn_line("shared", f"line {i} from {who} " + "word " * (i % 7))
         """
     )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", script, who], stdin=subprocess.PIPE, env=os.environ.copy())
-        for who in ("alice", "bob")
-    ]
-    for p in procs:
-        p.stdin.write(b"go\n")
-        p.stdin.flush()
-    for p in procs:
-        p.stdin.close()
-        assert p.wait(timeout=60) == 0
+    run_at_once(script, ["alice", "bob"])
     lines = (memory.memory_dir("shared") / memory.MEMORY_FILE).read_text().splitlines()
     expected = {f"line {i} from {who} " + "word " * (i % 7) for i in range(300) for who in ("alice", "bob")}
     assert sorted(lines) == sorted(e.strip() for e in expected)

@@ -35,11 +35,11 @@ KEYWORDS = [
     "api_key",
     "API-KEY",
     "passphrase",
+    "passcode",
+    "pw",
 ]
 _words = st.from_regex(r"[a-z]{1,10}", fullmatch=True).filter(
-    lambda w: (
-        not any(k in w for k in ("pass", "pwd", "token", "secret", "key", "bearer", "otp", "credential"))
-    )
+    lambda w: not any(k in w for k in ("pass", "pw", "token", "secret", "key", "bearer", "otp", "credential"))
 )
 _hex = st.text("0123456789abcdef", min_size=16, max_size=64)
 _mixed = (
@@ -103,6 +103,13 @@ def test_prose_is_kept_whole():
         "Password: hunter2",
         "mysql -u root -phunter2 shop",
         "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "docker login -u bob -p hunter2 registry.example.com",
+        "podman login --username bob -p hunter2 quay.io",
+        "PGPASSWORD=hunter2 psql -h db shop",
+        "smbclient //host/share -U bob%hunter2",
+        "net use z: \\\\host\\share /user:bob hunter2",
+        "htpasswd -b users bob hunter2",
+        "echo hunter2 | sudo -S apt update",
     ],
 )
 def test_credential_lines_are_dropped_whole(line):
@@ -116,6 +123,8 @@ def test_credential_lines_are_dropped_whole(line):
         ("my password is hunter2 so do not tell", ["my password"]),
         ("the api key is zebra lion tiger", ["the api key"]),
         ("Token abcdef for the staging box", ["Token"]),
+        ("the passcode is tulip", ["the passcode"]),
+        ("my pw is tulip", ["my pw"]),
         ("see commit e83c5163316f89bfbde7d9ab23ca2e25604af290 for the fix", ["see commit ", " for the fix"]),
     ],
 )

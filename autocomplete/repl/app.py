@@ -33,7 +33,8 @@ from autocomplete.repl.completer import ModelCompleter
 from autocomplete.repl.key_bindings import repl_bindings
 from autocomplete.repl.live import Live
 from autocomplete.repl.panel import plain_suggestions
-from autocomplete.repl.state import Answers, ReplState
+from autocomplete.repl.privacy import PrivateHistory
+from autocomplete.repl.state import Answers, Learner, ReplState, learning_off
 
 
 def no_color() -> bool:
@@ -129,7 +130,7 @@ class Repl:
             auto_suggest=ThreadedAutoSuggest(DynamicAutoSuggest(self.adapters.auto_suggest)),
             complete_while_typing=Condition(lambda: state.complete_while_typing),
             bottom_toolbar=self.live.toolbar,
-            history=history,
+            history=PrivateHistory(history or InMemoryHistory(), lambda: state.learning),
             key_bindings=repl_bindings(state, self.live),
             vi_mode=state.vi,
             cursor=ModalCursorShapeConfig() if state.vi else None,
@@ -171,8 +172,14 @@ class Repl:
                     print(line, flush=True)
                     if self.plain:
                         self.console.print(plain_suggestions(self.state.answers(line)), soft_wrap=True)
+                    self._tell(self.state.accept(line))
         finally:
             self.live.close()
+            self._tell(self.state.close())
+
+    def _tell(self, problems: list[str]) -> None:
+        for problem in problems:
+            commands.hint(self.console, problem)
 
 
 def run(
@@ -181,15 +188,21 @@ def run(
     vi: bool = False,
     complete_while_typing: bool = False,
     train_default: bool = False,
+    adapt: bool = True,
+    no_learn: bool = False,
 ) -> None:
-    """Open the REPL on `model` (default: the most recent); AutocompleteError if there is nothing to open."""
+    """Open the REPL on `model` (default: the most recent); AutocompleteError if there is nothing to open.
+    `adapt`: the cache and the memory in the suggestions; `no_learn`: no accepted line is learned."""
+    from autocomplete import adapted
     from autocomplete.repl.startup import open_model
 
     check_terminal_input()
     console = Console(highlight=False)
     info, predictor = open_model(model, train_default, console)
     use_one_blas_thread()  # after any training: only the keystrokes' small products want one thread
-    state = ReplState(info.name, predictor, top_k, complete_while_typing, vi)
+    adaptation = adapted.adaptation_for(info.name, info.meta, predictor) if adapt else None
+    state = ReplState(info.name, predictor, top_k, complete_while_typing, vi, adaptation,
+                      learning_off(no_learn), Learner())  # fmt: skip
     with ExitStack() as stack:
         if not sys.stdout.isatty() and sys.stderr.isatty():
             # `autocomplete repl > notes.txt`: prompt and panel on the terminal, accepted lines into the file.

@@ -1,6 +1,6 @@
-"""The REPL's `:` commands: :help, :model NAME, :models, :top N, :quit. One function per command, each
-given the session's state and a rich Console; `execute` dispatches a line, `command_completions` completes
-one. Errors the user can fix are one line, never a traceback.
+"""The REPL's `:` commands: :help, :model NAME, :models, :top N, :incognito, :quit. One function per
+command, each given the session's state and a rich Console; `execute` dispatches a line,
+`command_completions` completes one. Errors the user can fix are one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -35,14 +35,16 @@ def _model(state: ReplState, console: Console, arg: str) -> bool:
         say(console, "model: ", (state.model_name, "bold"), " (switch with ", (":model NAME", "bold"),
             "; see :models)")  # fmt: skip
         return True
-    from autocomplete import store
+    from autocomplete import adapted, store
 
     try:
         info, predictor = store.load(arg)
+        adapting = state.adaptation is not None  # --no-adapt stays off on the new model
+        adaptation = adapted.adaptation_for(info.name, info.meta, predictor) if adapting else None
     except AutocompleteError as error:
         hint(console, str(error))
         return True
-    state.switch_model(info.name, predictor)
+    state.switch_model(info.name, predictor, adaptation)
     say(console, "now using ", (info.name, "bold"), f" ({len(predictor.vocab):,} words)")
     return True
 
@@ -71,6 +73,19 @@ def _top(state: ReplState, console: Console, arg: str) -> bool:
     return True
 
 
+def _incognito(state: ReplState, console: Console, arg: str) -> bool:
+    if state.learning_off:
+        hint(console, f"learning is off for this session ({state.learning_off}): nothing you type is learned")
+        return True
+    state.incognito = not state.incognito
+    if state.incognito:
+        say(console, "incognito: nothing you type is learned or kept in the history file (",
+            (":incognito", "bold"), " again to resume)")  # fmt: skip
+    else:
+        say(console, "learning again: accepted lines go into the memory of ", (state.model_name, "bold"))
+    return True
+
+
 def _quit(state: ReplState, console: Console, arg: str) -> bool:
     return False
 
@@ -80,6 +95,7 @@ COMMANDS: dict[str, Command] = {
     ":model": Command("NAME", "switch to another model (no restart)", _model),
     ":models": Command("", "list the trained models", _models),
     ":top": Command("N", "show N suggestions", _top),
+    ":incognito": Command("", "learn nothing, keep nothing in the history file; again to resume", _incognito),
     ":quit": Command("", "leave (Ctrl-D too)", _quit),
 }
 ALIASES = {":h": ":help", ":?": ":help", ":q": ":quit", ":exit": ":quit", ":m": ":model"}
@@ -90,7 +106,7 @@ KEYS = [
     ("Alt-F", "take one word of the ghost text (Emacs mode)"),
     ("Alt-N  Alt-P", "show the next / previous candidate as ghost text (Emacs mode)"),
     ("F2", "pop the menu up while typing: on / off"),
-    ("Enter", "accept the line: printed and kept in the history"),
+    ("Enter", "accept the line: printed, kept in the history and learned (unless incognito)"),
     ("↑ ↓  Ctrl-R", "history, history search"),
     ("Ctrl-C", "clear the line"),
     ("Ctrl-D", "quit (in the middle of a line: delete the character under the cursor)"),

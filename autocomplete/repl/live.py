@@ -25,7 +25,7 @@ VI_MODES = {
     InputMode.INSERT: "insert", InputMode.INSERT_MULTIPLE: "insert", InputMode.NAVIGATION: "normal",
     InputMode.REPLACE: "replace", InputMode.REPLACE_SINGLE: "replace",
 }  # fmt: skip
-COMMAND_NOTE = "a command: :help :model NAME :models :top N :quit"
+COMMAND_NOTE = "a command: :help :model NAME :models :top N :incognito :quit"
 
 
 def compute_frame(text: str, state: ReplState) -> Frame:
@@ -108,7 +108,7 @@ class Live:
 
     def status(self) -> Status:
         s = self.state
-        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode())
+        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode(), not s.learning)
 
     def _vi_mode(self) -> str:
         if not self.state.vi or self.app is None:

@@ -40,6 +40,7 @@ class Status:
     menu_while_typing: bool = False
     vi: bool = False
     vi_mode: str = ""  # "insert", "normal"...: what vi mode the keys are in (vi only)
+    incognito: bool = False  # learning is off: nothing typed is learned or kept in the history file
 
 
 def fit(word: str, width: int) -> str:
@@ -118,8 +119,12 @@ def status_line(status: Status) -> Text:
     menu = "on" if status.menu_while_typing else "off"
     keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
     mode = f" · vi {status.vi_mode}" if status.vi and status.vi_mode else ""
+    incognito = (" · ", ("incognito", "bold")) if status.incognito else ()
     return Text.assemble(
-        (status.model, "bold"), f" · top {status.top_k}{mode} · F2 pop-up menu {menu} · {keys}", style="dim"
+        (status.model, "bold"),
+        *incognito,
+        f" · top {status.top_k}{mode} · F2 pop-up menu {menu} · {keys}",
+        style="dim",
     )
 
 
