@@ -22,8 +22,9 @@ from autocomplete.repl.live import Live
 from autocomplete.repl.state import ReplState
 
 
-def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
-    """The keys below act on the input line only: during a Ctrl-R search, Ctrl-C still ends the search."""
+def repl_bindings(state: ReplState, live: Live, once: bool = False) -> KeyBindings:
+    """The keys below act on the input line only: during a Ctrl-R search, Ctrl-C still ends the search.
+    With `once` (`repl --once`) Ctrl-C gives up the whole entry instead of clearing the line."""
     kb = KeyBindings()
     editing = has_focus(DEFAULT_BUFFER)
 
@@ -67,12 +68,21 @@ def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
         event.current_buffer.complete_state = None
         live.refresh()
 
-    @kb.add("c-c", filter=editing)
-    def _(event: KeyPressEvent) -> None:
-        """Clear the line."""
-        event.current_buffer.reset()
-        live.keeper.forget()
-        live.refresh()
+    if once:
+
+        @kb.add("c-c", filter=editing)
+        def _(event: KeyPressEvent) -> None:
+            """Give up: `repl --once` exits with 130 and writes nothing."""
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    else:
+
+        @kb.add("c-c", filter=editing)
+        def _(event: KeyPressEvent) -> None:
+            """Clear the line."""
+            event.current_buffer.reset()
+            live.keeper.forget()
+            live.refresh()
 
     @kb.add("c-d", filter=editing & cursor_at_end)
     def _(event: KeyPressEvent) -> None:
