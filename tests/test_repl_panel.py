@@ -14,6 +14,7 @@ from rich.text import Text
 
 from autocomplete.repl.live import COMMAND_NOTE, Worker, compute_frame
 from autocomplete.repl.panel import (
+    MENU_NOTE,
     Frame,
     PanelRenderer,
     Status,
@@ -59,6 +60,11 @@ def test_panel_height_never_changes(answers):
         assert len(panel_lines(answers(text), 5)) == 6, text
     assert len(panel_lines(None, 5, note=COMMAND_NOTE)) == 6
     assert "no known word starts with that" in panel_lines(answers("the zq"), 5)[0].plain
+
+
+def test_with_the_menu_open_the_rows_give_way_and_the_height_stays(answers):
+    lines = [line.plain for line in panel_lines(answers("the "), 5, menu=True)]
+    assert lines == ["  " + MENU_NOTE, "", "", "", "", "context: ⟨start⟩ the · next word"]
 
 
 def test_ghost_row_is_marked(answers):

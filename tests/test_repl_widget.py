@@ -12,11 +12,12 @@ import time
 import pexpect
 import pytest
 from conftest import write_model
-from terminal import COMMAND, CTRL_D, ENTER, Terminal
+from terminal import COMMAND, CTRL_D, ENTER, TAB, Terminal
 
 from autocomplete import store
+from autocomplete.suggest import suggest
 
-CTRL_C, ESCAPE, ALT_ENTER, F2, BACKSPACE = "\x03", "\x1b", "\x1b\r", "\x1bOQ", "\x7f"
+CTRL_C, ESCAPE, ALT_ENTER, BACKSPACE = "\x03", "\x1b", "\x1b\r", "\x7f"
 NO_TERMINAL = (
     "error: no terminal to type in: the REPL reads keys as you type them; for piped text use "
     "`autocomplete predict --stdin`"
@@ -196,5 +197,89 @@ def test_multiline_enter_continues_and_alt_enter_submits(store_home, m, tmp_path
         until(lambda: out.read_text() == "the dog\nthe c\nmore\n", "the second paragraph")
         term.type(CTRL_D)
         assert exit_line(term) == 0
+    finally:
+        term.close()
+
+
+def menu_rows(rows: list[str]) -> list[str]:
+    return [row.strip() for row in rows if MENU_ROW.match(row)]
+
+
+def panel_context(rows: list[str]) -> str:
+    return next(row for row in rows if row.startswith("context: "))
+
+
+def panel_words(rows: list[str]) -> list[str]:
+    return [row.split()[1] for row in rows if re.match(r"^\d \S+ +\d+\.\d%", row)]
+
+
+MENU_NOTE = "  the words are in the menu: Tab/↓ pick, Enter take, Esc close"
+
+
+def test_the_menu_and_the_panel_never_list_the_words_twice_nor_two_texts(store_home, m):
+    """While the menu is open the panel's rows give way to it (the context line stays, on the text the
+    menu was opened on, also after a pick); Enter takes the pick, closes the menu, the panel moves on."""
+    first, second = (s.word for s in suggest("the ", m, 5).items[:2])
+    term = Terminal(store_home, "repl", "--model", "m")
+    try:
+        term.wait_for(r"m> ")
+        term.type("the ")
+        term.wait_for_screen(lambda rows: len(panel_words(rows)) == 5, "the panel")
+        term.type(TAB)  # opens the menu
+        rows = term.wait_for_screen(lambda rows: len(menu_rows(rows)) == 5, "the menu")
+        term.type(TAB)  # picks the first word
+        term.type(TAB)  # and the second
+        rows = term.wait_for_screen(lambda rows: rows[0].startswith(f"m> the {second}"), "the pick")
+        term.settle()
+        rows = term.screen
+        assert len(menu_rows(rows)) == 5
+        assert panel_words(rows) == [] and MENU_NOTE in rows
+        assert panel_context(rows) == "context: ⟨start⟩ the · next word"
+        term.type(ENTER)  # takes it: the menu closes, the panel moves on
+        rows = term.wait_for_screen(
+            lambda rows: panel_context(rows) == f"context: the {second} · next word", "the next word"
+        )
+        assert menu_rows(rows) == []
+        assert panel_words(rows) == [s.word for s in suggest(f"the {second} ", m, 5).items]
+    finally:
+        term.close()
+
+
+def test_escape_closes_the_menu_and_the_panel_comes_back(store_home, m):
+    first = suggest("the ", m, 5).items[0].word
+    term = Terminal(store_home, "repl", "--model", "m")
+    try:
+        term.wait_for(r"m> ")
+        term.type("the ")
+        term.settle()
+        term.type(TAB)
+        term.type(TAB)
+        term.wait_for_screen(lambda rows: len(menu_rows(rows)) == 5, "the menu")
+        term.type(ESCAPE)
+        rows = term.wait_for_screen(lambda rows: menu_rows(rows) == [], "the menu closed")
+        assert rows[0].startswith(f"m> the {first}")  # the pick is kept
+        rows = term.wait_for_screen(lambda rows: len(panel_words(rows)) == 5, "the panel's rows back")
+        assert panel_context(rows) == f"context: the {first} · next word"
+    finally:
+        term.close()
+
+
+def test_with_f2_on_the_words_are_in_the_menu_once(store_home, m):
+    """F2: the menu pops up while typing and lists the words; the panel does not list them again. When
+    the menu closes (Backspace: prompt_toolkit pops it up on insertions only) the panel's rows are back."""
+    expected = [s.word for s in suggest("the ", m, 5).items]
+    term = Terminal(store_home, "repl", "--model", "m", "--complete-while-typing")
+    try:
+        term.wait_for(r"F2 pop-up menu on")
+        term.type("the ")
+        rows = term.wait_for_screen(lambda rows: [r.split()[0] for r in menu_rows(rows)] == expected, "menu")
+        term.settle()
+        rows = term.screen
+        assert panel_words(rows) == [] and MENU_NOTE in rows
+        assert panel_context(rows) == "context: ⟨start⟩ the · next word"
+        term.type(BACKSPACE)
+        rows = term.wait_for_screen(lambda rows: menu_rows(rows) == [], "the menu closed")
+        back = [s.word for s in suggest("the", m, 5).items]
+        term.wait_for_screen(lambda rows: panel_words(rows) == back, "the panel's rows back")
     finally:
         term.close()

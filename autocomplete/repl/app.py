@@ -126,7 +126,7 @@ class Repl:
             complete_while_typing=Condition(lambda: state.complete_while_typing),
             bottom_toolbar=self.live.toolbar,
             history=history,
-            key_bindings=repl_bindings(state, self.live, once),
+            key_bindings=repl_bindings(state, self.live, once, multiline),
             multiline=multiline,
             prompt_continuation=self.continuation,
             vi_mode=state.vi,
