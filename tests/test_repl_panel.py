@@ -97,6 +97,8 @@ def test_render_ansi_strips_hyperlinks():
 def test_status_line_tells_the_switches():
     assert "F2 pop-up menu on" in status_line(Status("m", 3, menu_while_typing=True)).plain
     assert "Alt-N/P" not in status_line(Status("m", 3, vi=True)).plain
+    multiline = status_line(Status("m", 3, multiline=True)).plain
+    assert "F2 pop-up menu off · Alt-Enter submit · Tab menu" in multiline
 
 
 def test_panel_rows_leave_room_on_short_terminals():

@@ -184,6 +184,7 @@ def test_multiline_enter_continues_and_alt_enter_submits(store_home, m, tmp_path
                 rows[0] == "m> the dog"
                 and rows[1] == ".. the cat"  # "the c" and the ghost, "at"
                 and "context: dog the · words starting with “c”" in rows
+                and any(row.startswith("m · top 5 · F2 pop-up menu off · Alt-Enter submit") for row in rows)
             ),
             "the second line under the first, and its suggestions",
         )

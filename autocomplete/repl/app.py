@@ -117,7 +117,7 @@ class Repl:
         self.state, self.console, self.plain, self.once = state, console, plain, once
         self.emit = emit or LineSink(sys.stdout)
         self.keeper = GhostKeeper()
-        self.live = Live(state, self.keeper, color)
+        self.live = Live(state, self.keeper, color, multiline)
         self.adapters = Adapters(state)
         self.session: PromptSession[str] = PromptSession(
             message=self.message,

@@ -84,8 +84,8 @@ class Worker:
 class Live:
     """The panel (`toolbar()`, for PromptSession's bottom_toolbar) and the ghost-text feed of one session."""
 
-    def __init__(self, state: ReplState, keeper: GhostKeeper, color: bool = True):
-        self.state, self.keeper = state, keeper
+    def __init__(self, state: ReplState, keeper: GhostKeeper, color: bool = True, multiline: bool = False):
+        self.state, self.keeper, self.multiline = state, keeper, multiline
         self.renderer = PanelRenderer(color)
         self.frame = compute_frame("", state)  # the first frame synchronously: the prompt opens with a panel
         self.size = (80, 24)  # (columns, rows) last seen by the toolbar; the worker renders ahead for it
@@ -120,7 +120,7 @@ class Live:
 
     def status(self) -> Status:
         s = self.state
-        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode())
+        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode(), self.multiline)
 
     def _vi_mode(self) -> str:
         if not self.state.vi or self.app is None:

@@ -41,6 +41,7 @@ class Status:
     menu_while_typing: bool = False
     vi: bool = False
     vi_mode: str = ""  # "insert", "normal"...: what vi mode the keys are in (vi only)
+    multiline: bool = False  # Enter starts a new line: the status line says how to submit
 
 
 def fit(word: str, width: int) -> str:
@@ -122,6 +123,7 @@ def status_line(status: Status) -> Text:
     """The model, K and the F2 switch first (they must stay visible), then the keys (cut when narrow)."""
     menu = "on" if status.menu_while_typing else "off"
     keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
+    keys = f"Alt-Enter submit · {keys}" if status.multiline else keys
     mode = f" · vi {status.vi_mode}" if status.vi and status.vi_mode else ""
     return Text.assemble(
         (status.model, "bold"), f" · top {status.top_k}{mode} · F2 pop-up menu {menu} · {keys}", style="dim"
