@@ -151,11 +151,11 @@ def command_completions(text: str) -> Iterator[Completion]:
     stripped = text.lstrip()
     if " " not in stripped:
         for name, command in COMMANDS.items():
-            if name.startswith(stripped):
+            if name.startswith(stripped.lower()):  # as `execute` runs them: in any case
                 yield Completion(name, -len(stripped), display_meta=command.help)
         return
     name, _, arg = stripped.partition(" ")
-    if ALIASES.get(name, name) == ":model" and " " not in arg.strip():
+    if ALIASES.get(name.lower(), name.lower()) == ":model" and " " not in arg.strip():
         from autocomplete import store
 
         for info in store.list_models():
