@@ -10,6 +10,8 @@ same Python, in turns (base, current, then current, base, ...) so that the machi
 - time to prompt: `python -m autocomplete repl --model m` in a pseudo-terminal (pexpect; cursor-position
   requests answered as a terminal would), from the spawn until the prompt `m> ` is on the screen;
 - cold predict: `python -m autocomplete predict 'the ca' --model m`, from the spawn to its exit.
+Wall time is what a user waits; on a loaded machine it mostly measures the load, so the CPU time (user +
+system) of each process is reported too (for the REPL: to the prompt and then its exit on Ctrl-D).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,9 +59,15 @@ def environment(code: Path, home: Path) -> dict[str, str]:
     return env
 
 
-def time_to_prompt(env: dict[str, str], cwd: Path) -> float:
-    """Seconds from spawning the REPL until its prompt is drawn; then Ctrl-D (not timed)."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_to_prompt(env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds from spawning the REPL until its prompt is drawn, CPU seconds of the process, which
+    then quits on Ctrl-D)."""
+    cpu, start = children_cpu(), time.perf_counter()
     child = pexpect.spawn(
         sys.executable, ["-m", "autocomplete", *REPL], env=env, cwd=str(cwd), dimensions=(30, 100),
         encoding="utf-8",
@@ -74,20 +83,21 @@ def time_to_prompt(env: dict[str, str], cwd: Path) -> float:
         child.send("\x04")
         child.expect(pexpect.EOF, timeout=30)
     finally:
-        child.close(force=True)
-    return seconds
+        child.close(force=True)  # waits for it: its CPU time is counted once it is reaped
+    return seconds, children_cpu() - cpu
 
 
-def cold_predict(env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
+def cold_predict(env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one `predict`."""
+    cpu, start = children_cpu(), time.perf_counter()
     subprocess.run([sys.executable, "-m", "autocomplete", *PREDICT], env=env, cwd=cwd, check=True,
                    capture_output=True)  # fmt: skip
-    return time.perf_counter() - start
+    return time.perf_counter() - start, children_cpu() - cpu
 
 
-def measure(sides: dict[str, dict[str, str]], runs: int, cwd: Path) -> dict[str, dict[str, list[float]]]:
-    """{side: {"repl": [s, ...], "predict": [s, ...]}}, the sides taken in turns, the order flipped
-    every round."""
+def measure(sides: dict[str, dict[str, str]], runs: int, cwd: Path) -> dict[str, dict[str, list]]:
+    """{side: {"repl": [(wall, cpu), ...], "predict": [...]}}, the sides taken in turns, the order
+    flipped every round."""
     times = {side: {"repl": [], "predict": []} for side in sides}
     names = list(sides)
     for round_ in range(runs):
@@ -117,10 +127,11 @@ def report(times, base: str, current: str, runs: int, load: tuple[float, float])
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for what, label in (("repl", "REPL time to prompt"), ("predict", "cold `predict`")):
-        b, c = (sorted(1000 * s for s in times[side][what]) for side in ("base", "current"))
-        mb, mc = statistics.median(b), statistics.median(c)
-        spread = f"{b[0]:.0f}–{b[-1]:.0f} | {c[0]:.0f}–{c[-1]:.0f}"
-        lines.append(f"| {label} | {mb:.0f} | {mc:.0f} | {mc - mb:+.0f} | {spread} |")
+        for index, kind in ((0, "wall"), (1, "CPU")):
+            b, c = (sorted(1000 * s[index] for s in times[side][what]) for side in ("base", "current"))
+            mb, mc = statistics.median(b), statistics.median(c)
+            spread = f"{b[0]:.0f}–{b[-1]:.0f} | {c[0]:.0f}–{c[-1]:.0f}"
+            lines.append(f"| {label}, {kind} | {mb:.0f} | {mc:.0f} | {mc - mb:+.0f} | {spread} |")
     return "\n".join(lines) + "\n"
 
 
