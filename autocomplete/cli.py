@@ -483,17 +483,44 @@ def repl(
             "toggles it for a while; AUTOCOMPLETE_NO_LEARN=1 for good).",
         ),
     ] = False,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once",
+            help="Accept one line, print it and exit 0. Ctrl-C exits with 130, Ctrl-D (or :quit) with 1, "
+            "printing nothing.",
+        ),
+    ] = False,
+    multiline: Annotated[
+        bool,
+        typer.Option(
+            "--multiline", help="Paragraphs: Enter starts a new line, Alt-Enter (or Esc, Enter) submits."
+        ),
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Append accepted lines to FILE (instead of standard output).",
+            metavar="FILE", show_default=False,
+        ),
+    ] = None,  # fmt: skip
 ) -> None:
     """Type with live next-word suggestions, Tab completion and ghost text. Every line you accept is
     learned into the model's personal memory (secrets never are) unless learning is off.
 
-    Standard input must be a terminal (for piped text: `autocomplete predict --stdin`). Ctrl-C clears the
-    line; if it stops training for --train-default, the command exits with 130.
+    Each accepted line goes to standard output (or --output FILE), flushed.
+    The prompt is drawn on the terminal even when standard output is a file
+    or a pipe: `autocomplete repl >> notes.md`,
+    `git commit -m "$(autocomplete repl --once)"`.
+    Without a terminal, use `autocomplete predict --stdin`.
+
+    Ctrl-C clears the line; if it stops training for --train-default, the
+    command exits with 130.
     """
     from autocomplete.repl.app import run
 
     check_top_k(top_k)
-    run(
+    status = run(
         model=model,
         top_k=top_k,
         vi=vi,
@@ -501,7 +528,12 @@ def repl(
         train_default=train_default,
         adapt=not no_adapt,
         no_learn=no_learn,
+        once=once,
+        multiline=multiline,
+        output=output,
     )
+    if status:
+        raise typer.Exit(status)
 
 
 # --- generate, lsp, --version, models --json -------------------------------------------------------

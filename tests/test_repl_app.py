@@ -14,8 +14,11 @@ from collections.abc import Callable
 import pytest
 from fakes import FakeModel
 from prompt_toolkit.application import create_app_session
+from prompt_toolkit.application.current import set_app
 from prompt_toolkit.history import FileHistory, InMemoryHistory
 from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.key_binding.key_processor import KeyPress
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
@@ -173,6 +176,27 @@ def test_escape_closes_the_menu_and_keeps_the_line(session):
         t.send(ENTER)  # the menu is closed: Enter accepts the line at once
 
     assert read_line(repl, typist, script) == "the cat "
+
+
+def test_an_escape_that_came_alone_closes_the_menu_without_waiting(session):
+    """Not after the 1 s prompt_toolkit waits for a second key of Alt-N or Alt-P: none came with it."""
+    repl, typist, _ = session()
+    app, closed = repl.session.app, []
+
+    def press_escape() -> None:  # on the UI thread: the key alone, processed as a terminal read would be
+        with set_app(app):  # a callback from another thread runs outside the app's context
+            app.key_processor.feed(KeyPress(Keys.Escape))
+            app.key_processor.process_keys()
+        closed.append(typist.buffer.complete_state is None)
+
+    def script(t: Typist):
+        t.tab_twice("the c", "the cat ")
+        app.loop.call_soon_threadsafe(press_escape)
+        t.wait_for(lambda: closed, "the Escape")
+        t.send(ENTER)
+
+    assert read_line(repl, typist, script) == "the cat "
+    assert closed == [True]
 
 
 def test_right_arrow_takes_the_ghost(session):

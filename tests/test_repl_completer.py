@@ -69,6 +69,16 @@ def test_model_completer_adapts_completions_and_completes_commands(answers):
     assert list(ModelCompleter(answers).get_completions(Document(":x"), CompleteEvent())) == []
 
 
+def test_commands_complete_in_any_case_as_they_run(answers, make_model):
+    """`:HELP` runs :help, so `:HE` completes to it; `:MODEL ` completes model names like `:model `."""
+    make_model("alpha")
+    completer = ModelCompleter(answers, command_completions)
+    cmds = list(completer.get_completions(Document(":MO"), CompleteEvent()))
+    assert [c.text for c in cmds] == [":model", ":models"] and cmds[0].start_position == -3
+    names = list(completer.get_completions(Document(":MODEL al"), CompleteEvent()))
+    assert [(c.text, c.start_position) for c in names] == [("alpha", -2)]
+
+
 def test_completions_use_the_text_before_the_cursor(answers):
     completer = ModelCompleter(answers)
     got = list(completer.get_completions(Document("my lo and more", cursor_position=5), CompleteEvent()))

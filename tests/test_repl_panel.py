@@ -14,6 +14,7 @@ from rich.text import Text
 
 from autocomplete.repl.live import COMMAND_NOTE, Worker, compute_frame
 from autocomplete.repl.panel import (
+    MENU_NOTE,
     Frame,
     PanelRenderer,
     Status,
@@ -61,6 +62,11 @@ def test_panel_height_never_changes(answers):
     assert "no known word starts with that" in panel_lines(answers("the zq"), 5)[0].plain
 
 
+def test_with_the_menu_open_the_rows_give_way_and_the_height_stays(answers):
+    lines = [line.plain for line in panel_lines(answers("the "), 5, menu=True)]
+    assert lines == ["  " + MENU_NOTE, "", "", "", "", "context: ⟨start⟩ the · next word"]
+
+
 def test_ghost_row_is_marked(answers):
     lines = [line.plain for line in panel_lines(answers("the c"), 5, ghost_word="cow")]
     assert lines[1].rstrip().endswith("◂") and "◂" not in lines[0]
@@ -91,6 +97,8 @@ def test_render_ansi_strips_hyperlinks():
 def test_status_line_tells_the_switches():
     assert "F2 pop-up menu on" in status_line(Status("m", 3, menu_while_typing=True)).plain
     assert "Alt-N/P" not in status_line(Status("m", 3, vi=True)).plain
+    multiline = status_line(Status("m", 3, multiline=True)).plain
+    assert "F2 pop-up menu off · Alt-Enter submit · Tab menu" in multiline
 
 
 def test_panel_rows_leave_room_on_short_terminals():

@@ -1,19 +1,19 @@
 """`autocomplete repl` started as a user starts it, on a model made from random weights (no Keras): in a real
-pseudo-terminal (pexpect), with a history file it cannot write, with piped standard input, on TERM=dumb."""
+pseudo-terminal (pexpect), with a history file it cannot write, on TERM=dumb (piped standard input, no
+terminal at all and the other widget uses are in test_repl_widget.py)."""
 
 from __future__ import annotations
 
 import os
 import re
 import subprocess
-import sys
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pexpect
 import pytest
 from conftest import write_model
-from terminal import COMMAND, CTRL_D, ENTER, Terminal
+from terminal import CTRL_D, ENTER, Terminal
 
 from autocomplete import store
 from autocomplete.suggest import suggest
@@ -79,35 +79,6 @@ def test_a_history_that_cannot_be_written_is_one_warning(store_home, case):
     assert "Unhandled exception" not in term.text and "Traceback" not in term.text
     if case == "read-only store":
         assert history.read_text() == "\n# old\n+an old line\n"
-
-
-def test_piped_input_is_refused_with_a_pointer_to_predict(store_home):
-    """`echo "the w" | autocomplete repl`: standard output a terminal, standard input a pipe."""
-    write_model("m")
-    term = Terminal(store_home, "-c", f"echo 'the w' | {COMMAND} repl --model m", program="/bin/sh")
-    while term.pump(1):  # until the end of its output
-        pass
-    term.child.close()
-    lines = [line for line in term.text.splitlines() if line.strip()]
-    assert lines == [
-        "error: standard input is not a terminal: the REPL reads keys as you type them; for piped "
-        "text use `autocomplete predict --stdin`"
-    ]
-    assert term.child.exitstatus == 2
-
-
-def test_no_terminal_at_all_is_refused_too(store_home):
-    write_model("m")
-    env = {**os.environ, "AUTOCOMPLETE_HOME": str(store_home), "COLUMNS": "200"}
-    result = subprocess.run(
-        [sys.executable, "-m", "autocomplete", "repl", "--model", "m"],
-        input="the w\n", capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [
-        "error: standard input is not a terminal: the REPL reads keys as you type them; for piped "
-        "text use `autocomplete predict --stdin`"
-    ]
 
 
 def test_a_dumb_terminal_gets_the_suggestions_as_plain_lines(store_home):

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import create_app_session, get_app_session
 from prompt_toolkit.auto_suggest import AutoSuggest, DynamicAutoSuggest, ThreadedAutoSuggest
 from prompt_toolkit.completion import Completer, DynamicCompleter, ThreadedCompleter
 from prompt_toolkit.cursor_shapes import ModalCursorShapeConfig
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
-from prompt_toolkit.output import create_output
 from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import is_dumb_terminal
 from rich.console import Console
 
 from autocomplete import store
 from autocomplete.blas import use_one_blas_thread
-from autocomplete.errors import UsageError
+from autocomplete.errors import ExitStatus
 from autocomplete.repl import commands
 from autocomplete.repl.autosuggest import GhostAutoSuggest, GhostKeeper
 from autocomplete.repl.completer import ModelCompleter
@@ -35,6 +35,7 @@ from autocomplete.repl.live import Live
 from autocomplete.repl.panel import plain_suggestions
 from autocomplete.repl.privacy import PrivateHistory
 from autocomplete.repl.state import Answers, Learner, ReplState, learning_off
+from autocomplete.repl.terminal import LineSink, line_sink, use_terminal
 
 
 def no_color() -> bool:
@@ -68,16 +69,6 @@ def history(console: Console) -> History:
             earlier = []
         return InMemoryHistory(earlier)
     return FileHistory(str(path))
-
-
-def check_terminal_input() -> None:
-    """UsageError when the keys would come from a pipe (`echo text | autocomplete repl`)."""
-    # An input set up by the caller (create_app_session(input=...), as the tests do) is used as given.
-    if get_app_session()._input is None and not sys.stdin.isatty():
-        raise UsageError(
-            "standard input is not a terminal: the REPL reads keys as you type them; "
-            "for piped text use `autocomplete predict --stdin`"
-        )
 
 
 PLAIN_NOTE = "TERM=dumb: no live panel; each line you enter is answered with its suggestions"
@@ -118,11 +109,16 @@ class Repl:
         color: bool = True,
         history: History | None = None,
         plain: bool = False,
+        once: bool = False,
+        multiline: bool = False,
+        emit: Callable[[str], None] | None = None,
     ):
-        """`plain`: a terminal that cannot draw the panel (TERM=dumb); each line entered is answered."""
-        self.state, self.console, self.plain = state, console, plain
+        """`plain`: a terminal that cannot draw the panel (TERM=dumb); each line entered is answered.
+        `once`: end after the first accepted line; `emit` writes accepted lines (default: standard output)."""
+        self.state, self.console, self.plain, self.once = state, console, plain, once
+        self.emit = emit or LineSink(sys.stdout)
         self.keeper = GhostKeeper()
-        self.live = Live(state, self.keeper, color)
+        self.live = Live(state, self.keeper, color, multiline)
         self.adapters = Adapters(state)
         self.session: PromptSession[str] = PromptSession(
             message=self.message,
@@ -131,7 +127,9 @@ class Repl:
             complete_while_typing=Condition(lambda: state.complete_while_typing),
             bottom_toolbar=self.live.toolbar,
             history=PrivateHistory(history or InMemoryHistory(), lambda: state.learning),
-            key_bindings=repl_bindings(state, self.live),
+            key_bindings=repl_bindings(state, self.live, once, multiline),
+            multiline=multiline,
+            prompt_continuation=self.continuation,
             vi_mode=state.vi,
             cursor=ModalCursorShapeConfig() if state.vi else None,
             style=style(color),
@@ -145,6 +143,9 @@ class Repl:
     def message(self):
         return [("class:model", self.state.model_name), ("", "> ")]
 
+    def continuation(self, width: int, line_number: int, wrap_count: int):
+        return "." * (width - 1) + " "  # under `NAME> `, so the lines of a paragraph align
+
     def read(self) -> str:
         """One accepted line; EOFError on Ctrl-D."""
         return self.session.prompt(pre_run=self._new_line)
@@ -153,26 +154,32 @@ class Repl:
         self.keeper.forget()  # a ghost of the previous line (or model) must not follow into this one
         self.live.refresh()
 
-    def loop(self) -> None:
-        """Read lines until Ctrl-D or :quit; print each accepted line; run `:` commands."""
+    def loop(self) -> int:
+        """Read lines until Ctrl-D or :quit (with `once`: until the first line); emit each accepted line,
+        run `:` commands. The exit status: with `once`, 130 after Ctrl-C and 1 with no line accepted."""
         if self.plain:
             commands.say(self.console, PLAIN_NOTE)
+        left = ExitStatus.ERROR if self.once else ExitStatus.SUCCESS  # leaving without a line
         try:
             while True:
                 try:
                     line = self.read()
-                except KeyboardInterrupt:  # the <sigint> key, if a signal gets through
+                except KeyboardInterrupt:  # Ctrl-C with --once, or the <sigint> key if a signal gets through
+                    if self.once:
+                        return ExitStatus.INTERRUPTED
                     continue
                 except EOFError:
-                    return
+                    return left
                 if commands.is_command(line):
                     if not commands.execute(line, self.state, self.console):
-                        return
+                        return left
                 elif line.strip():
-                    print(line, flush=True)
-                    if self.plain:
+                    self.emit(line)
+                    if self.plain and not self.once:
                         self.console.print(plain_suggestions(self.state.answers(line)), soft_wrap=True)
                     self._tell(self.state.accept(line))
+                    if self.once:
+                        return ExitStatus.SUCCESS
         finally:
             self.live.close()
             self._tell(self.state.close())
@@ -190,23 +197,23 @@ def run(
     train_default: bool = False,
     adapt: bool = True,
     no_learn: bool = False,
-) -> None:
-    """Open the REPL on `model` (default: the most recent); AutocompleteError if there is nothing to open.
+    once: bool = False,
+    multiline: bool = False,
+    output: Path | None = None,
+) -> int:
+    """Open the REPL on `model` (default: the most recent); the exit status (see Repl.loop).
+    AutocompleteError if there is nothing to open, no terminal, or `output` cannot be appended to.
     `adapt`: the cache and the memory in the suggestions; `no_learn`: no accepted line is learned."""
     from autocomplete import adapted
     from autocomplete.repl.startup import open_model
 
-    check_terminal_input()
-    console = Console(highlight=False)
-    info, predictor = open_model(model, train_default, console)
-    use_one_blas_thread()  # after any training: only the keystrokes' small products want one thread
-    adaptation = adapted.adaptation_for(info.name, info.meta, predictor) if adapt else None
-    state = ReplState(info.name, predictor, top_k, complete_while_typing, vi, adaptation,
-                      learning_off(no_learn), Learner())  # fmt: skip
     with ExitStack() as stack:
-        if not sys.stdout.isatty() and sys.stderr.isatty():
-            # `autocomplete repl > notes.txt`: prompt and panel on the terminal, accepted lines into the file.
-            stack.enter_context(create_app_session(output=create_output(always_prefer_tty=True)))
-            console = Console(stderr=True, highlight=False)
-        saved = history(Console(stderr=True, highlight=False))
-        Repl(state, console, not no_color(), saved, plain=is_dumb_terminal()).loop()
+        emit = line_sink(stack, output)
+        console = use_terminal(stack)  # prompt, panel and messages on the terminal, even when stdout is not
+        info, predictor = open_model(model, train_default, console)
+        use_one_blas_thread()  # after any training: only the keystrokes' small products want one thread
+        adaptation = adapted.adaptation_for(info.name, info.meta, predictor) if adapt else None
+        state = ReplState(info.name, predictor, top_k, complete_while_typing, vi, adaptation,
+                          learning_off(no_learn), Learner())  # fmt: skip
+        saved = history(console)
+        return Repl(state, console, not no_color(), saved, is_dumb_terminal(), once, multiline, emit).loop()

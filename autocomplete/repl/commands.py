@@ -101,14 +101,15 @@ COMMANDS: dict[str, Command] = {
 ALIASES = {":h": ":help", ":?": ":help", ":q": ":quit", ":exit": ":quit", ":m": ":model"}
 
 KEYS = [
-    ("Tab", "open the menu of suggestions; Tab/↓ pick, Enter takes the picked one"),
+    ("Tab", "open the menu of suggestions; Tab/↓ pick, Enter takes the picked one, Esc closes it"),
     ("→  Ctrl-F  Ctrl-E", "take the ghost text (at the end of the line)"),
     ("Alt-F", "take one word of the ghost text (Emacs mode)"),
     ("Alt-N  Alt-P", "show the next / previous candidate as ghost text (Emacs mode)"),
     ("F2", "pop the menu up while typing: on / off"),
     ("Enter", "accept the line: printed, kept in the history and learned (unless incognito)"),
+    ("Alt-Enter  Esc Enter", "with --multiline: accept the text (there Enter starts a new line)"),
     ("↑ ↓  Ctrl-R", "history, history search"),
-    ("Ctrl-C", "clear the line"),
+    ("Ctrl-C", "clear the line (with --once: leave, exit status 130)"),
     ("Ctrl-D", "quit (in the middle of a line: delete the character under the cursor)"),
 ]
 
@@ -166,11 +167,11 @@ def command_completions(text: str) -> Iterator[Completion]:
     stripped = text.lstrip()
     if " " not in stripped:
         for name, command in COMMANDS.items():
-            if name.startswith(stripped):
+            if name.startswith(stripped.lower()):  # as `execute` runs them: in any case
                 yield Completion(name, -len(stripped), display_meta=command.help)
         return
     name, _, arg = stripped.partition(" ")
-    if ALIASES.get(name, name) == ":model" and " " not in arg.strip():
+    if ALIASES.get(name.lower(), name.lower()) == ":model" and " " not in arg.strip():
         from autocomplete import store
 
         for info in store.list_models():

@@ -7,6 +7,7 @@ starts with Escape would make every Escape wait for a possible second key.
 
 from __future__ import annotations
 
+from prompt_toolkit.application import get_app
 from prompt_toolkit.enums import DEFAULT_BUFFER
 from prompt_toolkit.filters import (
     Condition,
@@ -14,6 +15,7 @@ from prompt_toolkit.filters import (
     emacs_mode,
     has_completions,
     has_focus,
+    to_filter,
 )
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
@@ -22,8 +24,9 @@ from autocomplete.repl.live import Live
 from autocomplete.repl.state import ReplState
 
 
-def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
-    """The keys below act on the input line only: during a Ctrl-R search, Ctrl-C still ends the search."""
+def repl_bindings(state: ReplState, live: Live, once: bool = False, multiline: bool = False) -> KeyBindings:
+    """The keys below act on the input line only: during a Ctrl-R search, Ctrl-C still ends the search.
+    With `once` (`repl --once`) Ctrl-C gives up the whole entry instead of clearing the line."""
     kb = KeyBindings()
     editing = has_focus(DEFAULT_BUFFER)
 
@@ -61,18 +64,35 @@ def repl_bindings(state: ReplState, live: Live) -> KeyBindings:
         event.current_buffer.complete_state = None
         live.refresh()
 
-    @kb.add("escape", filter=editing & emacs_mode & has_completions)  # vi: Escape moves, which closes it
+    @Condition
+    def came_alone() -> bool:
+        """No key arrived with it: not the first half of Alt-N, Alt-P, Alt-F (sent as Escape and a key)."""
+        return not get_app().key_processor.input_queue
+
+    # vi: Escape moves, which closes it. With --multiline, Escape may be the start of Esc Enter: it waits.
+    at_once = came_alone & to_filter(not multiline)
+
+    @kb.add("escape", filter=editing & emacs_mode & has_completions, eager=at_once)
     def _(event: KeyPressEvent) -> None:
-        """Close the menu, keeping what it inserted (after the Meta-key timeout in Emacs mode)."""
+        """Close the menu, keeping what it inserted, without waiting for a second key."""
         event.current_buffer.complete_state = None
         live.refresh()
 
-    @kb.add("c-c", filter=editing)
-    def _(event: KeyPressEvent) -> None:
-        """Clear the line."""
-        event.current_buffer.reset()
-        live.keeper.forget()
-        live.refresh()
+    if once:
+
+        @kb.add("c-c", filter=editing)
+        def _(event: KeyPressEvent) -> None:
+            """Give up: `repl --once` exits with 130 and writes nothing."""
+            event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    else:
+
+        @kb.add("c-c", filter=editing)
+        def _(event: KeyPressEvent) -> None:
+            """Clear the line."""
+            event.current_buffer.reset()
+            live.keeper.forget()
+            live.refresh()
 
     @kb.add("c-d", filter=editing & cursor_at_end)
     def _(event: KeyPressEvent) -> None:

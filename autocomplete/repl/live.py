@@ -84,8 +84,8 @@ class Worker:
 class Live:
     """The panel (`toolbar()`, for PromptSession's bottom_toolbar) and the ghost-text feed of one session."""
 
-    def __init__(self, state: ReplState, keeper: GhostKeeper, color: bool = True):
-        self.state, self.keeper = state, keeper
+    def __init__(self, state: ReplState, keeper: GhostKeeper, color: bool = True, multiline: bool = False):
+        self.state, self.keeper, self.multiline = state, keeper, multiline
         self.renderer = PanelRenderer(color)
         self.frame = compute_frame("", state)  # the first frame synchronously: the prompt opens with a panel
         self.size = (80, 24)  # (columns, rows) last seen by the toolbar; the worker renders ahead for it
@@ -101,14 +101,27 @@ class Live:
     def refresh(self) -> None:
         """Ask for a frame for the buffer as it is now (at a new prompt, after Ctrl-C, after `:model`)."""
         if self.buffer is not None:
-            self.worker.request(self.buffer.document.text_before_cursor)
+            self.worker.request(self.panel_text())
+
+    def panel_text(self) -> str:
+        """The text the panel answers: the text before the cursor, or, while an entry of the menu is picked
+        (and in the line), the text the menu was opened on: the panel and the menu show one choice."""
+        menu = self.buffer.complete_state
+        if menu is not None and menu.complete_index is not None:
+            return menu.original_document.text_before_cursor
+        return self.buffer.document.text_before_cursor
+
+    def menu_open(self) -> bool:
+        menu = self.buffer.complete_state if self.buffer is not None else None
+        return menu is not None and bool(menu.completions)
 
     def close(self) -> None:
         self.worker.close()
 
     def status(self) -> Status:
         s = self.state
-        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode(), not s.learning)
+        return Status(s.model_name, s.top_k, s.complete_while_typing, s.vi, self._vi_mode(), not s.learning,
+                      self.multiline)  # fmt: skip
 
     def _vi_mode(self) -> str:
         if not self.state.vi or self.app is None:
@@ -122,7 +135,8 @@ class Live:
             self.size = (size.columns, size.rows)
         columns, terminal_rows = self.size
         rows, context = panel_rows(self.state.top_k, terminal_rows)
-        return self.renderer(self.frame, self.status(), columns, rows, self._ghost_word(), context)
+        menu = self.menu_open()
+        return self.renderer(self.frame, self.status(), columns, rows, self._ghost_word(), context, menu)
 
     def _ghost_word(self) -> str | None:
         """The word of the ghost on screen, for the panel to mark."""
@@ -130,7 +144,12 @@ class Live:
         return ghost.panel_word(self.frame.answer) if ghost is not None else None
 
     def _changed(self, buffer: Buffer) -> None:
-        self.worker.request(buffer.document.text_before_cursor)
+        app = self.app
+        if app is not None and app.is_running and app.loop is not None:
+            # After the key's handler: a menu pick changes the text before it sets the menu's state back.
+            app.loop.call_soon(self.refresh)
+        else:
+            self.refresh()
 
     def _compute(self, text: str) -> None:  # worker thread
         frame = compute_frame(text, self.state)

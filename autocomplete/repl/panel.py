@@ -27,6 +27,7 @@ BAR_WIDTH = 20
 WORD_WIDTH = 24  # longer words are cut with …
 MIN_WORD_WIDTH = 12  # so the bars do not shift left and right as the words change
 MIN_BAR_WIDTH = 5  # narrower, a bar no longer tells one probability from another: none is drawn
+MENU_NOTE = "the words are in the menu: Tab/↓ pick, Enter take, Esc close"
 # OSC 8 hyperlinks (ESC ] 8 ; params ; uri ST): prompt_toolkit would print them as text.
 _OSC8 = re.compile(r"\x1b]8;[^\x07\x1b]*(?:\x07|\x1b\\)")
 
@@ -41,6 +42,7 @@ class Status:
     vi: bool = False
     vi_mode: str = ""  # "insert", "normal"...: what vi mode the keys are in (vi only)
     incognito: bool = False  # learning is off: nothing typed is learned or kept in the history file
+    multiline: bool = False  # Enter starts a new line: the status line says how to submit
 
 
 def fit(word: str, width: int) -> str:
@@ -70,14 +72,17 @@ def panel_lines(
     note: str | None = None,
     width: int = 200,
     context: bool = True,
+    menu: bool = False,
 ) -> list[Text]:
     """The top-`rows` suggestions of `answer` as the rows of a table: rank, word, probability as a number
     and as a bar, the ghost's word marked ◂; blank rows up to `rows`; then the context line (if `context`).
+    With `menu` (the pop-up menu is open and lists them) a note stands where the words go, so no word is
+    shown twice; the rows stay, so the screen does not jump.
 
     The columns are laid out here rather than by rich's Table, which takes 2-3 ms per render against
     ~0.3 ms for these lines: the panel is redrawn on every keystroke. With `note` (or no answer) the note
     stands where the words go."""
-    items = answer.items[:rows] if answer is not None and note is None else ()
+    items = answer.items[:rows] if answer is not None and note is None and not menu else ()
     top = max((s.probability for s in items), default=1.0) or 1.0
     rank_width = len(str(rows))
     word_width, bar_width = columns(items, rank_width, width)
@@ -95,7 +100,8 @@ def panel_lines(
             )
         )
     if not items and rows:
-        empty = note or ("no known word starts with that" if answer and answer.prefix else "no suggestion")
+        empty = note or (MENU_NOTE if menu else None)
+        empty = empty or ("no known word starts with that" if answer and answer.prefix else "no suggestion")
         lines.append(Text.assemble(" " * (rank_width + 1), (empty, "dim")))
     lines += [Text("") for _ in range(rows - len(lines))]
     if context:
@@ -118,6 +124,7 @@ def status_line(status: Status) -> Text:
     """The model, K and the F2 switch first (they must stay visible), then the keys (cut when narrow)."""
     menu = "on" if status.menu_while_typing else "off"
     keys = "Tab menu · → take" + ("" if status.vi else " · Alt-N/P other") + " · :help"
+    keys = f"Alt-Enter submit · {keys}" if status.multiline else keys
     mode = f" · vi {status.vi_mode}" if status.vi and status.vi_mode else ""
     incognito = (" · ", ("incognito", "bold")) if status.incognito else ()
     return Text.assemble(
@@ -172,9 +179,10 @@ def render_panel(
     note: str | None = None,
     color: bool = True,
     context: bool = True,
+    menu: bool = False,
 ) -> str:
     """The whole panel (suggestion rows, context line, status line) as ANSI text."""
-    lines = panel_lines(answer, rows, ghost_word, note, width, context)
+    lines = panel_lines(answer, rows, ghost_word, note, width, context, menu)
     return render_ansi([*lines, status_line(status)], width, color)
 
 
@@ -205,14 +213,15 @@ class PanelRenderer:
         rows: int,
         ghost_word: str | None,
         context: bool = True,
+        menu: bool = False,
     ) -> ANSI:
-        key = (id(frame), status, width, rows, ghost_word, context)
+        key = (id(frame), status, width, rows, ghost_word, context, menu)
         with self._lock:
             hit = self._cache.get(key)
         if hit is not None and hit[0] is frame:  # id() is reused once a frame is freed: check it is the same
             return hit[1]
         ansi = ANSI(
-            render_panel(frame.answer, status, width, rows, ghost_word, frame.note, self.color, context)
+            render_panel(frame.answer, status, width, rows, ghost_word, frame.note, self.color, context, menu)
         )
         with self._lock:
             self._cache[key] = (frame, ansi)
