@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from autocomplete.config import STRATEGIES
 from autocomplete.errors import UsageError
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 TRAINING_TASKS = ("chief", "worker")  # the task types MultiWorkerMirroredStrategy trains with
 
 
@@ -99,9 +99,9 @@ def _is_address(host: object) -> bool:
     return port.isdigit() and 0 < int(port) < 65536
 
 
-def is_chief(cluster: Cluster | None = None) -> bool:
-    """Whether this process writes the model: the chief of TF_CONFIG's cluster, or the only process."""
-    cluster = cluster if cluster is not None else read_cluster()
+def is_chief(strategy: str = "auto") -> bool:
+    """Whether this process writes the model: the chief of the cluster it trains in, or the only process."""
+    cluster = cluster_for(strategy)
     return cluster is None or cluster.is_chief
 
 
@@ -114,6 +114,7 @@ class Placement:
     batch_size: int  # the global batch, split among the replicas
     learning_rate: float
     chief: bool  # only the chief writes the model
+    distributed: bool  # not the default strategy: fit reads the tf.data pipeline, not arrays
 
 
 def scaled(batch_size: int, learning_rate: float, replicas: int) -> tuple[int, float]:
@@ -124,6 +125,23 @@ def scaled(batch_size: int, learning_rate: float, replicas: int) -> tuple[int, f
     (the linear scaling rule, Goyal et al. 2017, "Accurate, Large Minibatch SGD"), so an epoch moves the
     weights about as far as on one device in replicas times fewer steps. One replica changes nothing."""
     return batch_size * replicas, learning_rate * replicas
+
+
+def cluster_for(name: str) -> Cluster | None:
+    """The cluster `--strategy NAME` trains in: TF_CONFIG's for multiworker, and for auto when TF_CONFIG names
+    more than one task; None when this process trains alone (default and mirrored never read TF_CONFIG).
+    Raises UsageError, one line, for an unknown name, a malformed TF_CONFIG or multiworker without one.
+    No TensorFlow: a bad setting fails before the corpus is read."""
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+    if name not in ("auto", "multiworker"):
+        return None
+    cluster = read_cluster()
+    if name == "multiworker" and cluster is None:
+        raise UsageError("--strategy multiworker needs TF_CONFIG describing the cluster; see the README")
+    if name == "multiworker" or (cluster is not None and cluster.size > 1):
+        return cluster
+    return None
 
 
 def choose_strategy(name: str, timeout_seconds: float = 120.0):
@@ -137,12 +155,8 @@ def choose_strategy(name: str, timeout_seconds: float = 120.0):
 
     Before a multi-worker strategy is made, every other task of the cluster must accept a connection within
     `timeout_seconds` (TensorFlow itself would wait for it without end); else UsageError, one line."""
-    if name not in STRATEGIES:
-        raise UsageError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
-    cluster = read_cluster()
-    if name == "multiworker" and cluster is None:
-        raise UsageError("--strategy multiworker needs TF_CONFIG describing the cluster; see the README")
-    if name == "multiworker" or (name == "auto" and cluster is not None and cluster.size > 1):
+    cluster = cluster_for(name)
+    if cluster is not None:
         return _multi_worker(cluster, timeout_seconds)
     import tensorflow as tf
 
@@ -159,10 +173,17 @@ def choose_strategy(name: str, timeout_seconds: float = 120.0):
 
 def placement(name: str, batch_size: int, learning_rate: float, timeout_seconds: float = 120.0) -> Placement:
     """choose_strategy, with the global batch and learning rate scaled to its replicas."""
-    strategy = choose_strategy(name, timeout_seconds)
+    return placed(choose_strategy(name, timeout_seconds), name, batch_size, learning_rate)
+
+
+def placed(strategy, name: str, batch_size: int, learning_rate: float) -> Placement:
+    """The Placement of a strategy already made for `--strategy NAME` (a model's `distribute_strategy`)."""
+    import tensorflow as tf
+
     replicas = int(strategy.num_replicas_in_sync)
     batch, rate = scaled(batch_size, learning_rate, replicas)
-    return Placement(strategy, replicas, batch, rate, is_chief())
+    default = strategy is tf.distribute.get_strategy()  # called outside any scope: the default strategy
+    return Placement(strategy, replicas, batch, rate, is_chief(name), not default)
 
 
 def _multi_worker(cluster: Cluster, timeout_seconds: float):

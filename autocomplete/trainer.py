@@ -17,28 +17,37 @@ NOTHING_SAVED = "training was interrupted before the first epoch finished: nothi
 
 
 def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: int,
-        validation: Validation | None, reporter, signals: Signals | None = None):  # fmt: skip
-    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping.
-    Returns (the Keras model holding the best epoch's weights, its EpochTracker, whether a Ctrl-C stopped
-    it); raises Interrupted if no epoch finished."""
+        validation: Validation | None, reporter, signals: Signals | None = None, ids=None):  # fmt: skip
+    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping,
+    on the devices `config.strategy` names; under a distribution strategy the windows come from the id
+    stream `ids` (T,) through the tf.data pipeline instead. Returns (the Keras model holding the best epoch's
+    weights, its EpochTracker, whether a Ctrl-C stopped it); raises Interrupted if no epoch finished."""
+    from autocomplete import devices
     from autocomplete.model import build_model, import_keras
 
     keras = import_keras()
+    where = _placement(config, reporter)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(lstm_vocab_size, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-    )
+    with where.strategy.scope():
+        model = build_model(lstm_vocab_size, config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate),
+            loss="sparse_categorical_crossentropy",
+        )
+    devices.fit_under(model, config.context)
     tracker = EpochTracker(config.patience, validation)
     callback = epoch_callback(keras, tracker, reporter, signals)
-    reporter.start(config.epochs, math.ceil(n_train / config.batch_size))
+    reporter.start(config.epochs, math.ceil(n_train / where.batch_size))
     stopped = False
     try:
-        model.fit(
-            contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
-            shuffle=True, verbose=0, callbacks=[callback],
-        )  # fmt: skip
+        if where.distributed:
+            data = _pipeline(where, config, ids, n_train + config.context, lstm_vocab_size)
+            model.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[callback])
+        else:
+            model.fit(
+                contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
+                shuffle=True, verbose=0, callbacks=[callback],
+            )  # fmt: skip
     except KeyboardInterrupt:
         stopped = True
     if callback.best_weights is None:
@@ -47,29 +56,57 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     return model, tracker, stopped
 
 
-def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None) -> bool:
+def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None,
+          ids=None) -> bool:  # fmt: skip
     """`config.refit_epochs` more epochs for the network validation chose, on every window (the validation
     tail included, where some words occur and nowhere else), at a third of the learning rate. False if
     interrupted, with the weights put back as validation chose them."""
+    from autocomplete import devices
     from autocomplete.model import import_keras
 
     keras = import_keras()
+    strategy = model.distribute_strategy  # the refit trains on the devices the first training chose
+    where = devices.placed(strategy, config.strategy, config.batch_size, config.learning_rate)
     keep = model.get_weights()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate / 3),
-        loss="sparse_categorical_crossentropy",
-    )
-    reporter.start(config.refit_epochs, math.ceil(len(targets) / config.batch_size))
+    with where.strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate / 3),
+            loss="sparse_categorical_crossentropy",
+        )
+    reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size))
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
     try:
-        model.fit(
-            contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
-            verbose=0, callbacks=[callback],
-        )  # fmt: skip
+        if where.distributed:
+            data = _pipeline(where, config, ids, len(ids), model.output_shape[-1], seed=config.seed + 1)
+            model.fit(data, epochs=config.refit_epochs, verbose=0, shuffle=False, callbacks=[callback])
+        else:
+            model.fit(
+                contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
+                verbose=0, callbacks=[callback],
+            )  # fmt: skip
     except KeyboardInterrupt:
         model.set_weights(keep)
         return False
     return True
+
+
+def _placement(config: TrainConfig, reporter):
+    """The strategy for config.strategy, made before any other TensorFlow call, as a multi-worker one must."""
+    from autocomplete import devices
+
+    if devices.cluster_for(config.strategy) is not None:
+        reporter.phase("Waiting for every worker of TF_CONFIG")
+    return devices.placement(config.strategy, config.batch_size, config.learning_rate, config.cluster_timeout)
+
+
+def _pipeline(where, config: TrainConfig, ids, stop: int, lstm_vocab: int, seed: int | None = None):
+    """The windows whose target index is below `stop`, shuffled per epoch by the pipeline (fit's own
+    shuffle=False: Keras cannot shuffle a dataset), in the strategy's batches."""
+    from autocomplete.pipeline import distributed_windows
+
+    seed = config.seed if seed is None else seed
+    return distributed_windows(where.strategy, ids, config.context, 0, stop, where.batch_size, seed,
+                               lstm_vocab=lstm_vocab)  # fmt: skip
 
 
 def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None):

@@ -3,7 +3,6 @@ real training under MirroredStrategy (two logical CPUs) and MultiWorkerMirroredS
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -11,13 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import CORPUS_TEXT, TINY
 
 from autocomplete import devices
 from autocomplete.errors import UsageError
-from autocomplete.inference import WEIGHT_NAMES, LstmWeights, lstm_probs
 
 JOB = Path(__file__).with_name("distributed_job.py")
 
@@ -112,7 +109,10 @@ def test_the_lstm_keeps_the_configuration_keras_runs_on_cudnn():
     assert config["recurrent_dropout"] == 0 and config["unroll"] is False and config["use_bias"] is True
 
 
-# --- real processes ----------------------------------------------------------------------------------
+# --- real processes: `autocomplete train` --------------------------------------------------------------
+
+SIZES = ["--embedding-dim", "8", "--units", "16", "--hidden", "8", "--batch-size", "32", "--epochs", "2",
+         "--refit-epochs", "1"]  # fmt: skip
 
 
 def free_port() -> int:
@@ -121,14 +121,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_job(tmp_path, out: Path, *args: str, tf_config_text: str | None = None, timeout: float = 60):
+def start(tmp_path, *arguments: str, tf_config_text: str | None = None, logical_cpus: int = 0):
+    """`autocomplete train CORPUS --name m ...` in a process of its own, in the store tmp_path/home."""
     corpus = tmp_path / "corpus.txt"
     if not corpus.exists():
         corpus.write_text(CORPUS_TEXT, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env.update(AUTOCOMPLETE_HOME=str(tmp_path / "home"), COLUMNS="200")
     if tf_config_text is not None:
         env["TF_CONFIG"] = tf_config_text
-    command = [sys.executable, str(JOB), str(corpus), str(out), "--timeout", str(timeout), *args]
+    train = [str(corpus), "--name", "m", *SIZES, *arguments]
+    command = [sys.executable, str(JOB), str(logical_cpus), *train] if logical_cpus else [
+        sys.executable, "-m", "autocomplete", "train", *train]  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -138,66 +142,75 @@ def finish(process, timeout: float = 120) -> tuple[int, str, str]:
     except subprocess.TimeoutExpired:
         process.kill()
         out, err = process.communicate()
-        pytest.fail(f"the job did not end within {timeout} s: {err[-2000:]}")
+        pytest.fail(f"the process did not end within {timeout} s: {err[-2000:]}")
     return process.returncode, out, err
 
 
-def predicts(path: Path) -> None:
-    with np.load(path, allow_pickle=False) as arrays:
-        lstm = LstmWeights.from_arrays(arrays)
-        assert set(arrays.files) == set(WEIGHT_NAMES)
-    probs = lstm_probs(lstm, np.array([[3, 4], [2, 2], [1, 5]], np.int32))
-    assert np.isfinite(probs).all()
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+def store_entries(tmp_path) -> list[str]:
+    models = tmp_path / "home" / "models"
+    return sorted(p.name for p in models.iterdir()) if models.exists() else []
 
 
-def sha256_of(path: Path) -> str:
-    with np.load(path, allow_pickle=False) as arrays:
-        return hashlib.sha256(
-            b"".join(np.ascontiguousarray(arrays[n]).tobytes() for n in WEIGHT_NAMES)
-        ).hexdigest()
+def meta_of(tmp_path) -> dict:
+    return json.loads((tmp_path / "home" / "models" / "m" / "meta.json").read_text(encoding="utf-8"))
+
+
+def predicts(tmp_path) -> list[str]:
+    """The words `autocomplete predict` suggests after "the " with the saved model."""
+    env = {**os.environ, "AUTOCOMPLETE_HOME": str(tmp_path / "home")}
+    answer = subprocess.run([sys.executable, "-m", "autocomplete", "predict", "the ", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    data = json.loads(answer.stdout)
+    assert data["model"] == "m"
+    return [s["word"] for s in data["suggestions"]]
+
+
+def row(out: str, label: str) -> str:
+    """The training summary's row `label`, its words joined by one space (the table's width varies)."""
+    (line,) = [line for line in out.splitlines() if line.strip("│ ").startswith(label)]
+    return " ".join(line.replace("│", " ").split())
 
 
 @pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_trains_a_model_that_predicts(tmp_path):
-    code, out, err = finish(
-        start_job(tmp_path, tmp_path / "out", "--strategy", "mirrored", "--logical-cpus", "2")
-    )
-    assert code == 0, err[-2000:]
-    report = json.loads(out.strip().splitlines()[-1])
-    assert report["replicas"] == 2 and report["chief"] is True
-    assert [d.rsplit("/", 1)[1] for d in report["devices"]] == ["device:CPU:0", "device:CPU:1"]
-    assert (report["batch_size"], report["learning_rate"]) == (64, pytest.approx(6e-3))
-    predicts(tmp_path / "out" / "weights.npz")
-    assert sha256_of(tmp_path / "out" / "weights.npz") == report["weights_sha256"]
+    code, out, err = finish(start(tmp_path, "--strategy", "mirrored", logical_cpus=2))
+    assert (code, err) == (0, "")
+    assert "2, in step: batch and learning rate × 2" in row(out, "replicas")
+    meta = meta_of(tmp_path)
+    assert meta["replicas"] == 2 and meta["config"]["strategy"] == "mirrored"
+    assert meta["refit_epochs"] == 1 and meta["interrupted_during"] is None
+    assert len(predicts(tmp_path)) == 5
 
 
 @pytest.mark.slow
-def test_two_worker_processes_train_one_model_and_only_the_chief_writes_it(tmp_path):
+def test_two_worker_processes_train_one_model_and_only_the_chief_saves_it(tmp_path):
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
     jobs = [
-        start_job(tmp_path, tmp_path / f"out{i}", tf_config_text=tf_config(workers, i), timeout=60)
-        for i in (0, 1)
+        start(tmp_path, "--strategy", "multiworker", tf_config_text=tf_config(workers, i)) for i in (0, 1)
     ]
     results = [finish(job, timeout=150) for job in jobs]
     assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
-    reports = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in results]
-    assert [r["chief"] for r in reports] == [True, False]
-    assert [r["replicas"] for r in reports] == [2, 2] and reports[0]["batch_size"] == 64
-    assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"]  # one model, trained in step
-    assert reports[0]["loss"] == reports[1]["loss"]
-    assert (tmp_path / "out0" / "weights.npz").exists() and not (tmp_path / "out1").exists()
-    predicts(tmp_path / "out0" / "weights.npz")
-    assert sha256_of(tmp_path / "out0" / "weights.npz") == reports[0]["weights_sha256"]
+    (_, chief, chief_err), (_, worker, worker_err) = results
+    assert (chief_err, worker_err) == ("", "")  # no warning from Keras or TensorFlow either
+    assert str(tmp_path / "home" / "models" / "m") in row(chief, "saved to")
+    assert "nothing here: the chief of TF_CONFIG's cluster saves the model" in row(worker, "saved to")
+    assert "Try it" in chief and "Try it" not in worker
+    for label in ("replicas", "epochs", "validation", "LSTM alone"):  # one model, trained in step
+        assert row(chief, label) == row(worker, label)
+    (version,) = [entry for entry in store_entries(tmp_path) if entry != "m"]  # one model folder, no lock
+    assert (tmp_path / "home" / "models" / "m").resolve().name == version
+    assert meta_of(tmp_path)["replicas"] == 2
+    assert len(predicts(tmp_path)) == 5
 
 
-def test_a_malformed_tf_config_ends_the_process_with_one_line(tmp_path):
-    code, out, err = finish(start_job(tmp_path, tmp_path / "out", tf_config_text="{cluster: worker}"), 60)
-    assert code == 2 and out == ""
+def test_a_malformed_tf_config_ends_in_one_line_before_reading_the_corpus(tmp_path):
+    code, out, err = finish(start(tmp_path, tf_config_text="{cluster: worker}"), 60)
+    assert (code, out) == (2, "")
     assert err == (
-        "Error: TF_CONFIG is not valid JSON (Expecting property name enclosed in double quotes at "
+        "error: TF_CONFIG is not valid JSON (Expecting property name enclosed in double quotes at "
         "character 1); see the README's 'Training on several machines'\n"
     )
+    assert store_entries(tmp_path) == []
 
 
 @pytest.mark.slow
@@ -205,11 +218,11 @@ def test_a_malformed_tf_config_ends_the_process_with_one_line(tmp_path):
 def test_an_unreachable_worker_ends_with_a_timeout_message_not_a_hang(tmp_path, index):
     me, missing = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"  # nothing listens on `missing`
     workers = [me, missing] if index == 0 else [missing, me]
-    job = start_job(tmp_path, tmp_path / "out", tf_config_text=tf_config(workers, index), timeout=5)
+    job = start(tmp_path, "--cluster-timeout", "5", tf_config_text=tf_config(workers, index))
     code, out, err = finish(job, timeout=60)
-    assert code == 2 and out == ""
+    assert code == 2
     assert err == (
-        f"Error: worker {1 - index} of TF_CONFIG ({missing}) did not answer within 5 s: start the training "
+        f"error: worker {1 - index} of TF_CONFIG ({missing}) did not answer within 5 s: start the training "
         "there too, or fix TF_CONFIG\n"
     )
-    assert not (tmp_path / "out").exists()
+    assert store_entries(tmp_path) == []  # no model, no lock left
