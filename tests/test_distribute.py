@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS_TEXT, TINY
+from conftest import CLI_ENV, CORPUS_TEXT, TINY, leftovers
+from typer.testing import CliRunner
 
 from autocomplete import devices
-from autocomplete.errors import UsageError
+from autocomplete.cli import app
+from autocomplete.errors import ExitStatus, UsageError
 
 JOB = Path(__file__).with_name("distributed_job.py")
 
@@ -98,6 +100,46 @@ def test_an_unknown_strategy_or_multiworker_without_tf_config_is_refused(monkeyp
         devices.choose_strategy("gpu")
     with pytest.raises(UsageError, match=r"^--strategy multiworker needs TF_CONFIG"):
         devices.choose_strategy("multiworker")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "text", "trains_in"),
+    [
+        ("auto", None, None),
+        ("auto", tf_config(["a:1"], 0), None),  # a cluster of one task: this process alone
+        ("auto", tf_config(["a:1", "b:2"], 1), "b:2"),
+        ("multiworker", tf_config(["a:1"], 0), "a:1"),
+        ("default", "{not json", None),  # default and mirrored never read TF_CONFIG
+        ("mirrored", tf_config(["a:1", "b:2"], 1), None),
+    ],
+)
+def test_the_cluster_a_strategy_trains_in(monkeypatch, strategy, text, trains_in):
+    if text is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", text)
+    cluster = devices.cluster_for(strategy)
+    assert (cluster.address if cluster else None) == trains_in
+    assert devices.is_chief(strategy) is (trains_in != "b:2")  # worker 1 of a cluster leaves the save
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--strategy", "gpu"], "--strategy must be one of auto, default, mirrored, multiworker (got 'gpu')"),
+        (["--cluster-timeout", "0"], "--cluster-timeout must be in (0, 86400] seconds (got 0.0)"),
+        (
+            ["--strategy", "multiworker"],
+            "--strategy multiworker needs TF_CONFIG describing the cluster; see the README",
+        ),
+    ],
+)
+def test_train_refuses_a_bad_strategy_in_one_line(monkeypatch, corpus_file, store_home, args, message):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["train", str(corpus_file), *args], env=CLI_ENV)
+    assert result.exit_code == ExitStatus.USAGE, result.output
+    assert result.stderr == f"error: {message}\n"
+    assert leftovers(store_home) == [] and not (store_home / "models" / "corpus").exists()
 
 
 @pytest.mark.slow
