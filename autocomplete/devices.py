@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -239,6 +240,19 @@ def _answers(address: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def lost_worker(error: Exception) -> str:
+    """The one line for a TensorFlow error that aborted the cluster's collective ops mid-training: which
+    task stopped answering, when TensorFlow names it."""
+    text = str(error)
+    unhealthy = re.search(r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", text)
+    if unhealthy:
+        what = f"{unhealthy[1]} {unhealthy[2]} of TF_CONFIG stopped answering"
+    else:
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+        what = f"the cluster of TF_CONFIG failed ({first})"
+    return f"{what} during training: nothing was saved; start the training again on every host"
 
 
 def fit_under(model, context: int) -> None:

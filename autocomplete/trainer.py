@@ -6,10 +6,11 @@ Imports Keras (inside functions): training only.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from autocomplete.config import TrainConfig
-from autocomplete.errors import Interrupted
+from autocomplete.errors import ClusterError, Interrupted
 from autocomplete.interrupts import Signals
 from autocomplete.validation import EpochTracker, Validation
 
@@ -40,14 +41,8 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     reporter.start(config.epochs, math.ceil(n_train / where.batch_size))
     stopped = False
     try:
-        if where.distributed:
-            data = _pipeline(where, config, ids, n_train + config.context, lstm_vocab_size)
-            model.fit(data, epochs=config.epochs, verbose=0, shuffle=False, callbacks=[callback])
-        else:
-            model.fit(
-                contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
-                shuffle=True, verbose=0, callbacks=[callback],
-            )  # fmt: skip
+        arrays = (contexts[:n_train], targets[:n_train])
+        _epochs(model, where, config, callback, config.epochs, arrays, ids, n_train + config.context)
     except KeyboardInterrupt:
         stopped = True
     if callback.best_weights is None:
@@ -76,14 +71,10 @@ def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Sign
     reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size))
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
     try:
-        if where.distributed:
-            data = _pipeline(where, config, ids, len(ids), model.output_shape[-1], seed=config.seed + 1)
-            model.fit(data, epochs=config.refit_epochs, verbose=0, shuffle=False, callbacks=[callback])
-        else:
-            model.fit(
-                contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
-                verbose=0, callbacks=[callback],
-            )  # fmt: skip
+        order = config.seed + 1  # the pipeline's epochs in orders of their own, not the first training's
+        _epochs(
+            model, where, config, callback, config.refit_epochs, (contexts, targets), ids, len(ids), order
+        )
     except KeyboardInterrupt:
         model.set_weights(keep)
         return False
@@ -99,14 +90,39 @@ def _placement(config: TrainConfig, reporter):
     return devices.placement(config.strategy, config.batch_size, config.learning_rate, config.cluster_timeout)
 
 
-def _pipeline(where, config: TrainConfig, ids, stop: int, lstm_vocab: int, seed: int | None = None):
-    """The windows whose target index is below `stop`, shuffled per epoch by the pipeline (fit's own
-    shuffle=False: Keras cannot shuffle a dataset), in the strategy's batches."""
+def _epochs(model, where, config: TrainConfig, callback, epochs: int, arrays, ids, stop: int,
+            seed: int | None = None) -> None:  # fmt: skip
+    """`epochs` of model.fit: on one device over the arrays (contexts (n, N), targets (n,)) as always, under
+    a distribution strategy over the windows of `ids` (T,) whose target index is below `stop`, shuffled per
+    epoch by the pipeline (fit's own shuffle cannot shuffle a dataset), in the strategy's batches."""
     from autocomplete.pipeline import distributed_windows
 
+    if not where.distributed:
+        model.fit(*arrays, batch_size=config.batch_size, epochs=epochs, shuffle=True, verbose=0,
+                  callbacks=[callback])  # fmt: skip
+        return
     seed = config.seed if seed is None else seed
-    return distributed_windows(where.strategy, ids, config.context, 0, stop, where.batch_size, seed,
-                               lstm_vocab=lstm_vocab)  # fmt: skip
+    data = distributed_windows(where.strategy, ids, config.context, 0, stop, where.batch_size, seed,
+                               lstm_vocab=model.output_shape[-1])  # fmt: skip
+    with _cluster_failures(config):
+        model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[callback])
+
+
+@contextlib.contextmanager
+def _cluster_failures(config: TrainConfig):
+    """A worker that dies or stops answering mid-training (TensorFlow then aborts every collective op of the
+    cluster, after its heartbeat timeout): ClusterError, one line, instead of TensorFlow's traceback."""
+    import tensorflow as tf
+
+    from autocomplete import devices
+
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+    try:
+        yield
+    except lost as error:
+        if devices.cluster_for(config.strategy) is None:
+            raise
+        raise ClusterError(devices.lost_worker(error)) from None
 
 
 def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None):

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,22 @@ def test_train_refuses_a_bad_strategy_in_one_line(monkeypatch, corpus_file, stor
     assert leftovers(store_home) == [] and not (store_home / "models" / "corpus").exists()
 
 
+def test_a_lost_worker_is_named_from_tensorflows_message():
+    text = (
+        "Graph execution error:\n\nCollective ops is aborted by: Error reported from /job:worker/task:1: The "
+        "following tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\n"
+        "The tasks have crashed."
+    )
+    assert devices.lost_worker(RuntimeError(text)) == (
+        "worker 1 of TF_CONFIG stopped answering during training: nothing was saved; start the training "
+        "again on every host"
+    )
+    assert devices.lost_worker(RuntimeError("\n  socket closed\nmore")) == (
+        "the cluster of TF_CONFIG failed (socket closed) during training: nothing was saved; start the "
+        "training again on every host"
+    )
+
+
 @pytest.mark.slow
 def test_the_lstm_keeps_the_configuration_keras_runs_on_cudnn():
     from autocomplete.model import build_model
@@ -163,11 +180,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(tmp_path, *arguments: str, tf_config_text: str | None = None, logical_cpus: int = 0):
-    """`autocomplete train CORPUS --name m ...` in a process of its own, in the store tmp_path/home."""
+def start(tmp_path, *arguments: str, tf_config_text: str | None = None, logical_cpus: int = 0,
+          stdout=subprocess.PIPE, repeat: int = 1):  # fmt: skip
+    """`autocomplete train CORPUS --name m ...` in a process of its own, in the store tmp_path/home; the
+    corpus is the test corpus `repeat` times."""
     corpus = tmp_path / "corpus.txt"
     if not corpus.exists():
-        corpus.write_text(CORPUS_TEXT, encoding="utf-8")
+        corpus.write_text("\n\n".join([CORPUS_TEXT] * repeat), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     env.update(AUTOCOMPLETE_HOME=str(tmp_path / "home"), COLUMNS="200")
     if tf_config_text is not None:
@@ -175,7 +194,7 @@ def start(tmp_path, *arguments: str, tf_config_text: str | None = None, logical_
     train = [str(corpus), "--name", "m", *SIZES, *arguments]
     command = [sys.executable, str(JOB), str(logical_cpus), *train] if logical_cpus else [
         sys.executable, "-m", "autocomplete", "train", *train]  # fmt: skip
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True)
 
 
 def finish(process, timeout: float = 120) -> tuple[int, str, str]:
@@ -266,5 +285,29 @@ def test_an_unreachable_worker_ends_with_a_timeout_message_not_a_hang(tmp_path, 
     assert err == (
         f"error: worker {1 - index} of TF_CONFIG ({missing}) did not answer within 5 s: start the training "
         "there too, or fix TF_CONFIG\n"
+    )
+    assert store_entries(tmp_path) == []  # no model, no lock left
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_mid_training_ends_the_chief_with_one_line(tmp_path):
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    many = ["--epochs", "30", "--patience", "30"]  # the chief is still training when the worker dies
+    chief = start(tmp_path, *many, tf_config_text=tf_config(workers, 0), repeat=20)
+    log = tmp_path / "worker.out"
+    with log.open("w") as out:
+        worker = start(tmp_path, *many, tf_config_text=tf_config(workers, 1), stdout=out)
+    for _ in range(600):  # until the worker has trained an epoch (at most 120 s)
+        if "epoch  1/30" in log.read_text(encoding="utf-8") or worker.poll() is not None:
+            break
+        time.sleep(0.2)
+    worker.kill()
+    worker.communicate()
+    code, out, err = finish(chief, timeout=90)
+    assert "epoch  1/30" in out and "Saving" not in out
+    assert (code, err) == (
+        1,
+        "error: worker 1 of TF_CONFIG stopped answering during training: nothing was saved; start the "
+        "training again on every host\n",
     )
     assert store_entries(tmp_path) == []  # no model, no lock left
