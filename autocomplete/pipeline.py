@@ -45,26 +45,31 @@ def windows_dataset(
     shuffle=False: the windows in order (validation).
     lstm_vocab: ids at or beyond it become the unknown marker in contexts and targets (the LSTM's outputs
     cover only the first `lstm_vocab` ids); None keeps them.
-    shard=(count, index): only the positions index, index + count, ... of each pass's order, so `count`
-    input pipelines with the same seed share out every window once.
+    shard=(count, index): only the positions index, index + count, ... of each pass's order below
+    count * (n // count), so `count` input pipelines with the same seed share out the windows once each,
+    all in the same number of batches of the same sizes (the workers' collective steps must pair up; a
+    pass leaves out at most count - 1 windows, different ones each shuffled pass).
 
     The dataset's cardinality is known (ceil(windows / batch_size)), so `model.fit` knows its steps."""
     import tensorflow as tf
 
     windows = window_range(len(ids), context, start, stop)
     n, first = len(windows), windows.start
-    if n == 0 or n <= shard[1]:
+    count, index = shard
+    if n == 0:
         raise ValueError(f"no window has its target in [{start}, {stop}) of {len(ids)} ids")
+    if n < count:
+        raise ValueError(f"{n} windows cannot be shared out among {count} input pipelines")
     offsets = np.arange(context + 1, dtype=np.int64)
 
     def gather(starts: np.ndarray) -> np.ndarray:  # (b,) window indices -> (b, context + 1) ids
         return np.asarray(ids[(starts + first)[:, None] + offsets], dtype=np.int32)
 
-    count, index = shard
-    positions = tf.data.Dataset.range(index, n, count).batch(batch_size)
+    shared = range(index, count * (n // count), count)
+    positions = tf.data.Dataset.range(shared.start, shared.stop, count).batch(batch_size)
     if shuffle:
         positions = _shuffled(tf, positions, n, seed)
-    batches = math.ceil(len(range(index, n, count)) / batch_size)
+    batches = math.ceil(len(shared) / batch_size)
     rows = positions.map(lambda p: tf.numpy_function(gather, [p], tf.int32, stateful=False))
     rows = rows.apply(tf.data.experimental.assert_cardinality(batches))
 

@@ -177,10 +177,30 @@ def test_the_project_model_fits_epochs_on_it_each_in_its_own_order():
 
 
 @pytest.mark.slow
-def test_shards_share_out_every_window_once_per_pass():
-    ids = np.arange(300, dtype=np.int32)
+def test_shards_share_out_the_windows_once_in_equal_batches():
+    ids = np.arange(300, dtype=np.int32)  # 298 windows: 99 for each of 3 shards, one left out per pass
     shards = [windows_dataset(ids, CONTEXT, 0, 300, 16, seed=5, shard=(3, i)) for i in range(3)]
+    passes = []
     for _ in range(2):
-        firsts = [one_pass(shard)[0][:, 0] for shard in shards]
-        assert sorted(np.concatenate(firsts).tolist()) == list(range(298))
-        assert [len(f) for f in firsts] == [100, 99, 99]
+        firsts, sizes = zip(*[(x[:, 0], s) for x, _, s in map(one_pass, shards)], strict=True)
+        every = np.concatenate(firsts).tolist()
+        assert len(set(every)) == len(every) == 297 and set(every) <= set(range(298))
+        assert list(sizes) == [[16] * 6 + [3]] * 3  # collective steps pair up across the workers
+        passes.append(set(range(298)) - set(every))
+    assert passes[0] != passes[1]  # a different window left out each pass
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None)
+@given(windows=st.integers(1, 200), count=st.integers(1, 4), batch_size=st.integers(1, 40))
+def test_every_shard_gives_the_same_batch_sizes(windows, count, batch_size):
+    ids = np.arange(windows + CONTEXT, dtype=np.int32)
+    if windows < count:
+        with pytest.raises(ValueError, match=f"^{windows} windows cannot be shared out among {count} input"):
+            windows_dataset(ids, CONTEXT, 0, len(ids), batch_size, seed=1, shard=(count, 0))
+        return
+    sizes = [
+        one_pass(windows_dataset(ids, CONTEXT, 0, len(ids), batch_size, seed=1, shard=(count, i)))[2]
+        for i in range(count)
+    ]
+    assert sizes == [sizes[0]] * count and sum(sizes[0]) == windows // count
