@@ -245,14 +245,14 @@ def _answers(address: str) -> bool:
 def lost_worker(error: Exception) -> str:
     """The one line for a TensorFlow error that aborted the cluster's collective ops mid-training: which
     task stopped answering, when TensorFlow names it."""
-    text = str(error)
+    text = re.sub(r"\{\{.*?\}\}\s*", "", str(error))  # TensorFlow's {{function_node ...}} prefix
     unhealthy = re.search(r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", text)
     if unhealthy:
-        what = f"{unhealthy[1]} {unhealthy[2]} of TF_CONFIG stopped answering"
+        what = f"{unhealthy[1]} {unhealthy[2]} of TF_CONFIG stopped answering during training"
     else:
         first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
-        what = f"the cluster of TF_CONFIG failed ({first})"
-    return f"{what} during training: nothing was saved; start the training again on every host"
+        what = f"the cluster of TF_CONFIG failed during training ({first})"
+    return f"{what}: this process saved nothing; start the training again on every host"
 
 
 def fit_under(model, context: int) -> None:

@@ -151,12 +151,13 @@ def test_a_lost_worker_is_named_from_tensorflows_message():
         "The tasks have crashed."
     )
     assert devices.lost_worker(RuntimeError(text)) == (
-        "worker 1 of TF_CONFIG stopped answering during training: nothing was saved; start the training "
-        "again on every host"
-    )
-    assert devices.lost_worker(RuntimeError("\n  socket closed\nmore")) == (
-        "the cluster of TF_CONFIG failed (socket closed) during training: nothing was saved; start the "
+        "worker 1 of TF_CONFIG stopped answering during training: this process saved nothing; start the "
         "training again on every host"
+    )
+    reset = "{{function_node __wrapped__CollectiveReduceV2}} Collective ops is aborted by: recvmsg:Connection"
+    assert devices.lost_worker(RuntimeError(f"\n  {reset} reset by peer\nmore")) == (
+        "the cluster of TF_CONFIG failed during training (Collective ops is aborted by: recvmsg:Connection "
+        "reset by peer): this process saved nothing; start the training again on every host"
     )
 
 
@@ -326,7 +327,7 @@ def test_a_worker_that_dies_mid_training_ends_the_chief_with_one_line(tmp_path):
     assert "epoch  1/30" in out and "Saving" not in out
     assert (code, err) == (
         1,
-        "error: worker 1 of TF_CONFIG stopped answering during training: nothing was saved; start the "
-        "training again on every host\n",
+        "error: worker 1 of TF_CONFIG stopped answering during training: this process saved nothing; start "
+        "the training again on every host\n",
     )
     assert store_entries(tmp_path) == []  # no model, no lock left
