@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -310,9 +311,23 @@ def test_an_unreachable_worker_ends_with_a_timeout_message_not_a_hang(tmp_path, 
 
 
 @pytest.mark.slow
-def test_a_worker_that_dies_mid_training_ends_the_chief_with_one_line(tmp_path):
+@pytest.mark.parametrize(
+    ("how", "worker_ends"),
+    [
+        (signal.SIGKILL, (-signal.SIGKILL, "")),  # the process dies
+        (
+            signal.SIGINT,  # Ctrl-C on that host only: it stops, and its peers stop with it
+            (
+                130,
+                "error: training was interrupted during epochs: this process saved nothing (in a cluster "
+                "only the chief saves)\n",
+            ),
+        ),
+    ],
+)
+def test_a_worker_that_stops_mid_training_ends_the_chief_with_one_line(tmp_path, how, worker_ends):
     workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
-    many = ["--epochs", "30", "--patience", "30"]  # the chief is still training when the worker dies
+    many = ["--epochs", "30", "--patience", "30"]  # the chief is still training when the worker stops
     chief = start(tmp_path, *many, tf_config_text=tf_config(workers, 0), repeat=20)
     log = tmp_path / "worker.out"
     with log.open("w") as out:
@@ -321,8 +336,7 @@ def test_a_worker_that_dies_mid_training_ends_the_chief_with_one_line(tmp_path):
         if "epoch  1/30" in log.read_text(encoding="utf-8") or worker.poll() is not None:
             break
         time.sleep(0.2)
-    worker.kill()
-    worker.communicate()
+    worker.send_signal(how)
     code, out, err = finish(chief, timeout=90)
     assert "epoch  1/30" in out and "Saving" not in out
     assert (code, err) == (
@@ -330,4 +344,5 @@ def test_a_worker_that_dies_mid_training_ends_the_chief_with_one_line(tmp_path):
         "error: worker 1 of TF_CONFIG stopped answering during training: this process saved nothing; start "
         "the training again on every host\n",
     )
+    assert finish(worker, timeout=30)[::2] == worker_ends
     assert store_entries(tmp_path) == []  # no model, no lock left
