@@ -163,6 +163,18 @@ def test_a_lost_worker_is_named_from_tensorflows_message():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["auto", "default"])
+def test_on_one_cpu_auto_is_the_default_strategy_unscaled(monkeypatch, strategy):
+    import tensorflow as tf
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    where = devices.placement(strategy, 512, 3e-3)
+    assert where.strategy is tf.distribute.get_strategy()
+    assert (where.replicas, where.batch_size, where.learning_rate) == (1, 512, 3e-3)
+    assert where.chief is True and where.distributed is False  # fit keeps today's in-memory arrays
+
+
+@pytest.mark.slow
 def test_the_lstm_keeps_the_configuration_keras_runs_on_cudnn():
     from autocomplete.model import build_model
 
