@@ -101,9 +101,9 @@ def distributed_windows(strategy, ids: np.ndarray, context: int, start: int, sto
     """`windows_dataset` for `model.fit` under a `tf.distribute` strategy. On one host: the dataset in global
     batches, which Keras splits among the local replicas. On several: one input pipeline per worker, each
     reading only its share of every pass's windows (tf.data's automatic sharding would have every worker
-    read them all and drop the rest), in batches of global_batch / replicas for each of its replicas; its
-    cardinality is unknown, so Keras counts the steps in the first epoch (and warns "Your input ran out of
-    data" once)."""
+    read them all and drop the rest), in batches of global_batch / replicas for each of its replicas, the
+    same count of batches on every worker; its cardinality is unknown, so Keras counts the steps in the
+    first epoch."""
     if strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):  # one host
         return windows_dataset(ids, context, start, stop, global_batch, seed, shuffle, lstm_vocab)
 
