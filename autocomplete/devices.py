@@ -242,6 +242,29 @@ def _answers(address: str) -> bool:
         return False
 
 
+def chief_decides(where: Placement):
+    """On several workers, a function (improved, stop) -> the chief's (improved, stop), so every worker
+    keeps the same epoch and stops after the same one: each computes the validation figures on its own, and
+    hosts may round them differently (a worker that stopped alone would leave the others waiting). None for
+    one process."""
+    import tensorflow as tf
+
+    strategy = where.strategy
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+
+    @tf.function  # eager collectives would warn of their overhead
+    def summed(flags):
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: flags), axis=None)
+
+    def decide(improved: bool, stop: bool) -> tuple[bool, bool]:
+        mine = [float(improved), float(stop)] if where.chief else [0.0, 0.0]
+        total = summed(tf.constant(mine)).numpy()
+        return bool(total[0] > 0), bool(total[1] > 0)
+
+    return decide
+
+
 def lost_worker(error: Exception) -> str:
     """The one line for a TensorFlow error that aborted the cluster's collective ops mid-training: which
     task stopped answering, when TensorFlow names it."""

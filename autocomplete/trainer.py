@@ -37,7 +37,7 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
         )
     devices.fit_under(model, config.context)
     tracker = EpochTracker(config.patience, validation)
-    callback = epoch_callback(keras, tracker, reporter, signals)
+    callback = epoch_callback(keras, tracker, reporter, signals, devices.chief_decides(where))
     reporter.start(config.epochs, math.ceil(n_train / where.batch_size))
     stopped = False
     try:
@@ -125,10 +125,11 @@ def _cluster_failures(config: TrainConfig):
         raise ClusterError(devices.lost_worker(error)) from None
 
 
-def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None):
+def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None, decide=None):
     """A Keras callback that reports progress, applies the tracker's stopping rule and keeps the best epoch's
     weights in memory (`best_weights`), so a Ctrl-C can still save them; a signal stops Keras' loop at the
-    next batch."""
+    next batch. `decide` (improved, stop) -> (improved, stop), given on several workers, makes every worker
+    act on the chief's decision (devices.chief_decides)."""
     from autocomplete.model import export_weights
 
     class EpochCallback(keras.callbacks.Callback):
@@ -146,11 +147,14 @@ def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | No
             loss = float((logs or {}).get("loss", math.nan))
             lstm = export_weights(self.model) if tracker.validation is not None else None
             improved = tracker.end_epoch(epoch + 1, loss, lstm)
+            stop = tracker.stop
+            if decide is not None:
+                improved, stop = decide(improved, stop)
             if improved:
                 self.best_weights = self.model.get_weights()
                 if signals is not None:
                     signals.keep_best()  # something to save: a signal from now on stops, and saves
-            if tracker.stop:
+            if stop:
                 self.model.stop_training = True
             reporter.epoch(epoch + 1, loss, tracker.perplexity, improved)
             if signals is not None:

@@ -298,6 +298,23 @@ def test_two_worker_processes_train_one_model_and_only_the_chief_saves_it(tmp_pa
     assert len(predicts(tmp_path)) == 5
 
 
+@pytest.mark.slow
+def test_every_worker_acts_on_the_chiefs_stopping_decision(tmp_path):
+    # The worker's own rule (patience 0) would stop it at its first epoch without progress; alone, it would
+    # leave the chief waiting at its next step. It follows the chief (patience 10) to the end instead.
+    fast = ["--epochs", "10", "--learning-rate", "0.05"]  # a rate this high stalls within 10 epochs
+    workers = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
+    jobs = [
+        start(tmp_path, *fast, "--patience", patience, tf_config_text=tf_config(workers, i))
+        for i, patience in enumerate(["10", "0"])
+    ]
+    (chief_code, chief, chief_err), (worker_code, worker, _) = [finish(job, timeout=150) for job in jobs]
+    assert (chief_code, worker_code) == (0, 0), chief_err[-2000:]
+    assert row(chief, "epochs").startswith("epochs 10 (best: ")
+    for label in ("epochs", "validation", "LSTM alone"):
+        assert row(chief, label) == row(worker, label)
+
+
 def test_a_malformed_tf_config_ends_in_one_line_before_reading_the_corpus(tmp_path):
     code, out, err = finish(start(tmp_path, tf_config_text="{cluster: worker}"), 60)
     assert (code, out) == (2, "")
