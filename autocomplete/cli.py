@@ -188,6 +188,24 @@ def train(
     seed: Annotated[
         int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=_default("seed"))
     ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="Where to train: 'auto' (one device; MirroredStrategy over the local GPUs when there "
+            "are several; MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster), 'default' (one "
+            "device), 'mirrored' (every local GPU, else every logical CPU) or 'multiworker' (TF_CONFIG's "
+            "cluster: the same command on every host, only the chief saves). With N replicas the global "
+            "batch is N x --batch-size and the learning rate N x --learning-rate.",
+            show_default=_default("strategy"),
+        ),
+    ] = None,
+    cluster_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds to wait for every worker of TF_CONFIG to start before giving up.",
+            show_default=_default("cluster_timeout"),
+        ),
+    ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store.
 
@@ -202,13 +220,15 @@ def train(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
         learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
-        ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed,
+        ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed, strategy=strategy,
+        cluster_timeout=cluster_timeout,
     )  # fmt: skip
     result = train_with_progress(_read_once(files) if files else None, settings, out, name=name, force=force)
     out.print(render.training_summary(result))
     if result.interrupted:
         raise Interrupted(interrupted_message(result))
-    out.print(_try_it(result.name))
+    if result.saved:  # a worker of a cluster trains in step with the chief, which alone saves
+        out.print(_try_it(result.name))
 
 
 def warn(text: str) -> None:

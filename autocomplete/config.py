@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from autocomplete.errors import UsageError
 
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # --strategy, as devices.py makes them
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -34,6 +36,10 @@ class TrainConfig:
     # only place some words occur; 3 beat 2 and keeps the benchmark's training under 5 minutes.
     refit_epochs: int = 3
     seed: int = 0
+    # Where it trains (devices.py): auto is one device, several local GPUs, or TF_CONFIG's cluster. Replicas
+    # each take batch_size windows a step, and the learning rate grows with them (devices.scaled).
+    strategy: str = "auto"
+    cluster_timeout: float = 120.0  # seconds to wait for every worker of TF_CONFIG before giving up
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -67,6 +73,10 @@ class TrainConfig:
             raise UsageError(f"--val-split must be in (0, 0.5] (got {self.val_split})")
         if not 0.0 < self.learning_rate <= 1.0:
             raise UsageError(f"--learning-rate must be in (0, 1] (got {self.learning_rate})")
+        if self.strategy not in STRATEGIES:
+            raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
+        if not 0.0 < self.cluster_timeout <= 86400:
+            raise UsageError(f"--cluster-timeout must be in (0, 86400] seconds (got {self.cluster_timeout})")
         for name in ("patience", "refit_epochs"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")

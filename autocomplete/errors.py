@@ -33,6 +33,10 @@ class UsageError(AutocompleteError):
     status = ExitStatus.USAGE
 
 
+class ClusterError(AutocompleteError):
+    """A worker of a multi-worker training died or stopped answering: the cluster cannot go on."""
+
+
 class Interrupted(AutocompleteError):
     """Ctrl-C or SIGTERM stopped the work; the message says what, if anything, was kept."""
 

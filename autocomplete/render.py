@@ -189,8 +189,13 @@ def training_summary(result) -> Table:
         scores_rows(table, "LSTM alone", result.validation_lstm)
     else:
         scores_rows(table, "validation", result.validation)
+    if result.replicas > 1:
+        table.add_row("replicas", f"{result.replicas}, in step: batch and learning rate × {result.replicas}")
     table.add_row("time", f"{result.seconds:.0f} s")
-    table.add_row("saved to", plain(result.path))
+    if result.saved:
+        table.add_row("saved to", plain(result.path))
+    else:
+        table.add_row("saved to", "nothing here: the chief of TF_CONFIG's cluster saves the model")
     return table
 
 

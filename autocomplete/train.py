@@ -9,6 +9,7 @@ result says which step was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autocomplete import dataset, interrupts, metrics, modelfile, store, trainer
+from autocomplete import dataset, devices, interrupts, metrics, modelfile, store, trainer
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile
 from autocomplete.errors import CorpusError, Interrupted
@@ -64,6 +65,8 @@ class TrainResult:
     validation: metrics.NextWordScores | None  # of the predictor that ships
     validation_lstm: metrics.NextWordScores | None  # of the LSTM alone, for comparison
     seconds: float
+    saved: bool = True  # False on a worker of a cluster other than the chief: the chief saves the model
+    replicas: int = 1  # model copies trained in step (devices × workers); the batch and rate scale with it
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,10 @@ def train(
     if not paths:
         raise CorpusError("no corpus file given")
     name = store.check_name(name or store.name_from_path(Path(paths[0])))
+    saves = devices.is_chief(config.strategy)  # a bad TF_CONFIG fails here, before the corpus is read
     started = time.monotonic()
-    with interrupts.signals_as_interrupt() as signals, store.training_lock(name, force):
+    lock = store.training_lock(name, force) if saves else contextlib.nullcontext()
+    with interrupts.signals_as_interrupt() as signals, lock:
         try:
             signals.phase = READING
             reporter.phase("Reading the corpus")
@@ -105,12 +110,12 @@ def train(
             signals.phase = EPOCHS
             model, tracker, stopped = trainer.fit(
                 data.lstm_vocab_size, config, data.contexts, data.targets, data.n_train, data.validation,
-                reporter, signals,
+                reporter, signals, data.corpus.ids,
             )  # fmt: skip
         except KeyboardInterrupt:
             raise Interrupted(trainer.NOTHING_SAVED) from None
         signals.keep_best()  # from here on a signal is recorded, and every step below still runs
-        return _finish(name, force, config, data, model, tracker, stopped, reporter, signals, started)
+        return _finish(name, force, config, data, model, tracker, stopped, reporter, signals, started, saves)
 
 
 def _training_data(paths: list[Path], config: TrainConfig) -> _TrainingData:
@@ -130,8 +135,10 @@ def _training_data(paths: list[Path], config: TrainConfig) -> _TrainingData:
 
 
 def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTracker, stopped: bool,
-            reporter: Reporter, signals: interrupts.Signals, started: float) -> TrainResult:  # fmt: skip
-    """Mix, count the final n-gram, refit (unless interrupted), save: with signals recorded, not raised."""
+            reporter: Reporter, signals: interrupts.Signals, started: float,
+            saves: bool) -> TrainResult:  # fmt: skip
+    """Mix, count the final n-gram, refit (unless interrupted), save (if `saves`): with signals recorded,
+    not raised."""
     from autocomplete.model import export_weights
 
     corpus, stopped_in = data.corpus, EPOCHS if stopped else None
@@ -149,18 +156,21 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
         signals.phase = REFIT
         more = "One more epoch" if config.refit_epochs == 1 else f"{config.refit_epochs} more epochs"
         reporter.phase(f"{more} on all the text, the validation part included")
-        if trainer.refit(config, data.contexts, data.targets, model, reporter, signals):
+        if trainer.refit(config, data.contexts, data.targets, model, reporter, signals, corpus.ids):
             refit_epochs = config.refit_epochs
             lstm = export_weights(model)
             predictor = Predictor(corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight)
         else:
             stopped_in = REFIT
     signals.phase = SAVING
-    reporter.phase("Saving")
+    reporter.phase("Saving" if saves else "Not saving here: the chief of TF_CONFIG's cluster saves the model")
     interrupted_during = signals.received_during or stopped_in
     outcome = {"interrupted_during": interrupted_during, "refit_skipped": refit_wanted and not refit_epochs}
     outcome["adaptation"] = adaptation
-    path = _save(name, force, corpus, config, predictor, tracker, validation, refit_epochs, outcome)
+    outcome["replicas"] = int(model.distribute_strategy.num_replicas_in_sync)  # devices × workers
+    path = store.models_dir() / name
+    if saves:
+        path = _save(name, force, corpus, config, predictor, tracker, validation, refit_epochs, outcome)
     interrupted_during = signals.received_during or stopped_in  # a signal may have come while saving
     return TrainResult(
         name=name, path=path, files=corpus.files, words=corpus.words, vocab_size=len(corpus.vocab),
@@ -168,7 +178,8 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
         refit_epochs=refit_epochs, lstm_vocab_size=data.lstm_vocab_size,
         interrupted=interrupted_during is not None, interrupted_during=interrupted_during,
         refit_skipped=outcome["refit_skipped"], lstm_weight=predictor.lstm_weight, validation=validation,
-        validation_lstm=validation_lstm, seconds=time.monotonic() - started,
+        validation_lstm=validation_lstm, seconds=time.monotonic() - started, saved=saves,
+        replicas=outcome["replicas"],
     )  # fmt: skip
 
 

@@ -6,10 +6,11 @@ Imports Keras (inside functions): training only.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from autocomplete.config import TrainConfig
-from autocomplete.errors import Interrupted
+from autocomplete.errors import ClusterError, Interrupted
 from autocomplete.interrupts import Signals
 from autocomplete.validation import EpochTracker, Validation
 
@@ -17,28 +18,31 @@ NOTHING_SAVED = "training was interrupted before the first epoch finished: nothi
 
 
 def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: int,
-        validation: Validation | None, reporter, signals: Signals | None = None):  # fmt: skip
-    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping.
-    Returns (the Keras model holding the best epoch's weights, its EpochTracker, whether a Ctrl-C stopped
-    it); raises Interrupted if no epoch finished."""
+        validation: Validation | None, reporter, signals: Signals | None = None, ids=None):  # fmt: skip
+    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping,
+    on the devices `config.strategy` names; under a distribution strategy the windows come from the id
+    stream `ids` (T,) through the tf.data pipeline instead. Returns (the Keras model holding the best epoch's
+    weights, its EpochTracker, whether a Ctrl-C stopped it); raises Interrupted if no epoch finished."""
+    from autocomplete import devices
     from autocomplete.model import build_model, import_keras
 
     keras = import_keras()
+    where = _placement(config, reporter)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(lstm_vocab_size, config)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-    )
+    with where.strategy.scope():
+        model = build_model(lstm_vocab_size, config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate),
+            loss="sparse_categorical_crossentropy",
+        )
+    devices.fit_under(model, config.context)
     tracker = EpochTracker(config.patience, validation)
-    callback = epoch_callback(keras, tracker, reporter, signals)
-    reporter.start(config.epochs, math.ceil(n_train / config.batch_size))
+    callback = epoch_callback(keras, tracker, reporter, signals, devices.chief_decides(where))
+    reporter.start(config.epochs, math.ceil(n_train / where.batch_size))
     stopped = False
     try:
-        model.fit(
-            contexts[:n_train], targets[:n_train], batch_size=config.batch_size, epochs=config.epochs,
-            shuffle=True, verbose=0, callbacks=[callback],
-        )  # fmt: skip
+        arrays = (contexts[:n_train], targets[:n_train])
+        _epochs(model, where, config, callback, config.epochs, arrays, ids, n_train + config.context)
     except KeyboardInterrupt:
         stopped = True
     if callback.best_weights is None:
@@ -47,35 +51,85 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     return model, tracker, stopped
 
 
-def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None) -> bool:
+def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None,
+          ids=None) -> bool:  # fmt: skip
     """`config.refit_epochs` more epochs for the network validation chose, on every window (the validation
     tail included, where some words occur and nowhere else), at a third of the learning rate. False if
     interrupted, with the weights put back as validation chose them."""
+    from autocomplete import devices
     from autocomplete.model import import_keras
 
     keras = import_keras()
+    strategy = model.distribute_strategy  # the refit trains on the devices the first training chose
+    where = devices.placed(strategy, config.strategy, config.batch_size, config.learning_rate)
     keep = model.get_weights()
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate / 3),
-        loss="sparse_categorical_crossentropy",
-    )
-    reporter.start(config.refit_epochs, math.ceil(len(targets) / config.batch_size))
+    with where.strategy.scope():
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate / 3),
+            loss="sparse_categorical_crossentropy",
+        )
+    reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size))
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
     try:
-        model.fit(
-            contexts, targets, batch_size=config.batch_size, epochs=config.refit_epochs, shuffle=True,
-            verbose=0, callbacks=[callback],
-        )  # fmt: skip
+        order = config.seed + 1  # the pipeline's epochs in orders of their own, not the first training's
+        _epochs(
+            model, where, config, callback, config.refit_epochs, (contexts, targets), ids, len(ids), order
+        )
     except KeyboardInterrupt:
         model.set_weights(keep)
         return False
     return True
 
 
-def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None):
+def _placement(config: TrainConfig, reporter):
+    """The strategy for config.strategy, made before any other TensorFlow call, as a multi-worker one must."""
+    from autocomplete import devices
+
+    if devices.cluster_for(config.strategy) is not None:
+        reporter.phase("Waiting for every worker of TF_CONFIG")
+    return devices.placement(config.strategy, config.batch_size, config.learning_rate, config.cluster_timeout)
+
+
+def _epochs(model, where, config: TrainConfig, callback, epochs: int, arrays, ids, stop: int,
+            seed: int | None = None) -> None:  # fmt: skip
+    """`epochs` of model.fit: on one device over the arrays (contexts (n, N), targets (n,)) as always, under
+    a distribution strategy over the windows of `ids` (T,) whose target index is below `stop`, shuffled per
+    epoch by the pipeline (fit's own shuffle cannot shuffle a dataset), in the strategy's batches."""
+    from autocomplete.pipeline import distributed_windows
+
+    if not where.distributed:
+        model.fit(*arrays, batch_size=config.batch_size, epochs=epochs, shuffle=True, verbose=0,
+                  callbacks=[callback])  # fmt: skip
+        return
+    seed = config.seed if seed is None else seed
+    data = distributed_windows(where.strategy, ids, config.context, 0, stop, where.batch_size, seed,
+                               lstm_vocab=model.output_shape[-1])  # fmt: skip
+    with _cluster_failures(config):
+        model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[callback])
+
+
+@contextlib.contextmanager
+def _cluster_failures(config: TrainConfig):
+    """A worker that dies or stops answering mid-training (TensorFlow then aborts every collective op of the
+    cluster, after its heartbeat timeout): ClusterError, one line, instead of TensorFlow's traceback."""
+    import tensorflow as tf
+
+    from autocomplete import devices
+
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError)
+    try:
+        yield
+    except lost as error:
+        if devices.cluster_for(config.strategy) is None:
+            raise
+        raise ClusterError(devices.lost_worker(error)) from None
+
+
+def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None, decide=None):
     """A Keras callback that reports progress, applies the tracker's stopping rule and keeps the best epoch's
     weights in memory (`best_weights`), so a Ctrl-C can still save them; a signal stops Keras' loop at the
-    next batch."""
+    next batch. `decide` (improved, stop) -> (improved, stop), given on several workers, makes every worker
+    act on the chief's decision (devices.chief_decides)."""
     from autocomplete.model import export_weights
 
     class EpochCallback(keras.callbacks.Callback):
@@ -93,11 +147,14 @@ def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | No
             loss = float((logs or {}).get("loss", math.nan))
             lstm = export_weights(self.model) if tracker.validation is not None else None
             improved = tracker.end_epoch(epoch + 1, loss, lstm)
+            stop = tracker.stop
+            if decide is not None:
+                improved, stop = decide(improved, stop)
             if improved:
                 self.best_weights = self.model.get_weights()
                 if signals is not None:
                     signals.keep_best()  # something to save: a signal from now on stops, and saves
-            if tracker.stop:
+            if stop:
                 self.model.stop_training = True
             reporter.epoch(epoch + 1, loss, tracker.perplexity, improved)
             if signals is not None:

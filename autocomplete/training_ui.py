@@ -37,6 +37,9 @@ def train_with_progress(
 def interrupted_message(result) -> str:
     """What an interrupted training (result.interrupted) kept, in one line."""
     step = {"refit": "the refit (skipped)"}.get(result.interrupted_during, result.interrupted_during)
+    if not result.saved:
+        only = "in a cluster only the chief saves"
+        return f"training was interrupted during {step}: this process saved nothing ({only})"
     epochs = f"{result.epochs_run} epoch{'s' * (result.epochs_run != 1)}"
     return (
         f"training was interrupted during {step}: the best of {epochs} (epoch {result.best_epoch}) "
