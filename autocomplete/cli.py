@@ -97,7 +97,11 @@ def check_top_k(top_k: int) -> int:
 def train(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Text files to learn from (default: the bundled corpus).", show_default=False),
+        typer.Argument(
+            help="Text files, folders (their text files, recursively) or quoted globs to learn from "
+            "(default: the bundled corpus).",
+            show_default=False,
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the first file's stem).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,

@@ -13,11 +13,13 @@ from rich.console import Console, ConsoleOptions, Group
 from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -211,10 +213,23 @@ class RichReporter:
         )
         self.task = None
         self.epochs = 0
+        self.bytes: Progress | None = None  # the bar of the pass reading the corpus, while one runs
 
     def phase(self, text: str) -> None:
         self.close()  # a phase after the epochs means training is over
         self.console.print(Text.assemble(("…", "dim"), " ", plain(text)))
+
+    def reading(self, step: str, done: int, total: int) -> None:
+        """A bar of the bytes of the corpus read, with the rate, per pass (`step`: the core names it)."""
+        if self.bytes is None or self.bytes.tasks[0].description != step:
+            self._close_reading()
+            self.bytes = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                TimeRemainingColumn(), console=self.console, transient=True,
+            )  # fmt: skip
+            self.bytes.add_task(step, total=total)
+            self.bytes.start()
+        self.bytes.update(self.bytes.tasks[0].id, completed=done, total=total)
 
     def start(self, epochs: int, steps: int) -> None:
         self.epochs = epochs
@@ -236,9 +251,15 @@ class RichReporter:
         )
 
     def close(self) -> None:
+        self._close_reading()
         if self.task is not None:
             self.progress.stop()
             self.task = None
+
+    def _close_reading(self) -> None:
+        if self.bytes is not None:
+            self.bytes.stop()
+            self.bytes = None
 
 
 def evaluation_table(e, title: str | None = None) -> Table:

@@ -9,6 +9,7 @@ result says which step was interrupted.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ READING, EPOCHS, MIXING, NGRAM, REFIT, SAVING = "reading", "epochs", "mixing", "
 
 class Reporter(Protocol):
     def phase(self, text: str) -> None: ...
+    def reading(self, step: str, done: int, total: int) -> None: ...  # bytes of the corpus read in a pass
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
     def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
@@ -40,6 +42,7 @@ class Reporter(Protocol):
 
 class SilentReporter:
     def phase(self, text: str) -> None: ...
+    def reading(self, step: str, done: int, total: int) -> None: ...
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
     def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
@@ -94,11 +97,14 @@ def train(
         raise CorpusError("no corpus file given")
     name = store.check_name(name or store.name_from_path(Path(paths[0])))
     started = time.monotonic()
-    with interrupts.signals_as_interrupt() as signals, store.training_lock(name, force):
+    # `ids` keeps the corpus's token ids on disk for the whole training, and removes them whatever happens.
+    with interrupts.signals_as_interrupt() as signals, store.training_lock(name, force), \
+            contextlib.ExitStack() as ids:  # fmt: skip
         try:
             signals.phase = READING
             reporter.phase("Reading the corpus")
-            data = _training_data(paths, config)
+            corpus = ids.enter_context(dataset.streamed(paths, config, progress=reporter.reading))
+            data = _training_data(corpus, config)
             for note in data.corpus.notes:
                 reporter.phase(f"warning: {note}")
             reporter.phase("Loading TensorFlow")
@@ -113,8 +119,7 @@ def train(
         return _finish(name, force, config, data, model, tracker, stopped, reporter, signals, started)
 
 
-def _training_data(paths: list[Path], config: TrainConfig) -> _TrainingData:
-    corpus = dataset.prepare(paths, config)
+def _training_data(corpus: dataset.PreparedCorpus, config: TrainConfig) -> _TrainingData:
     contexts, targets = dataset.windows(corpus.ids, config.context)
     n_train = len(targets) - dataset.validation_size(len(targets), config.val_split)
     lstm_vocab_size = dataset.lstm_vocab_size(corpus, config)
