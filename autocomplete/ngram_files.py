@@ -42,7 +42,20 @@ def load_folder(folder: Path) -> KneserNey:
     meta = np.load(folder / "meta.npy", allow_pickle=False)
     order = int(meta[1])
     arrays = {name: _load(folder, name) for name in array_names(order)}
+    _check_lengths(arrays, order)
     return MappedKneserNey(arrays)
+
+
+def _check_lengths(arrays: dict[str, np.ndarray], order: int) -> None:
+    """ValueError unless the arrays' lengths fit together (a truncated or swapped file): one page read."""
+    if arrays["unigram"].shape != (int(arrays["meta"][0]),):
+        raise ValueError("the n-gram's unigram.npy does not fit its vocabulary")
+    for m in range(1, order):
+        keys, starts, ids, vals, totals, left = (arrays[f"l{m}_{f}"] for f in (*_LEVEL_FIELDS, "left"))
+        contexts, pairs = len(keys), len(ids)
+        if not (len(starts) == contexts + 1 and len(totals) == len(left) == contexts and len(vals) == pairs
+                and int(starts[-1]) == pairs):  # fmt: skip
+            raise ValueError(f"the n-gram's l{m}_*.npy files do not fit together")
 
 
 def _load(folder: Path, name: str) -> np.ndarray:
