@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +65,11 @@ def streamed(
         )
     check_learnable(counted.counts, config.min_count, names)
     vocab = Vocabulary.build(counted.counts, config.max_vocab, config.min_count)
+    words, counted = counted.words, dataclasses.replace(counted, counts=Counter())  # frees every word
     tell = functools.partial(progress, ENCODING) if progress else None
     workdir = Path(tempfile.gettempdir()) if workdir is None else workdir
     with encode.encoded_ids(counted, vocab, workdir, tell) as ids:
-        yield PreparedCorpus(files, vocab, ids, counted.words, notes)
+        yield PreparedCorpus(files, vocab, ids, words, notes)
 
 
 def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autocomplete.ngram import KneserNey, _Level
+from autocomplete.ngram import Kept, KneserNey, _Level
 
 _LEVEL_FIELDS = tuple(_Level.__dataclass_fields__)
 
@@ -76,17 +76,6 @@ class MappedKneserNey(KneserNey):
             raise ValueError("the n-gram's discounts do not fit its order")
         self.vocab_size, self.order, self.discounts = vocab_size, order, discounts
         self.unigram, self.levels = arrays["unigram"], levels
-        self._kept = [_Kept(level.vals, d) for level, d in zip(levels, discounts, strict=True)]
+        self._kept = [Kept(level.vals, d) for level, d in zip(levels, discounts, strict=True)]
         self._left = [arrays[f"l{m}_left"] for m in range(1, order)]
 
-
-class _Kept:
-    """The discounted counts of a level's pairs, computed for the slice asked for: the same values (bit for
-    bit) as KneserNey.__init__'s array of them."""
-
-    def __init__(self, vals: np.ndarray, discounts: np.ndarray):
-        self.vals, self.discounts = vals, discounts
-
-    def __getitem__(self, pairs: slice) -> np.ndarray:
-        vals = np.asarray(self.vals[pairs])
-        return np.maximum(vals - self.discounts[np.minimum(vals, 3).astype(np.intp)], 0.0)

@@ -69,7 +69,7 @@ class TrainResult:
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass
 class _TrainingData:
     corpus: dataset.PreparedCorpus
     lstm_vocab_size: int
@@ -146,6 +146,7 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     weight = tracker.best_mix_weight  # ignored without the n-gram: the LSTM alone
     validation, validation_lstm = _scores(corpus.vocab, lstm, data.held_out, weight, data.val_x, data.val_y)
     adaptation = _adaptation(data, config, lstm, weight)
+    data.held_out = None  # its memory goes before the final n-gram is counted
     signals.phase = NGRAM
     predictor = Predictor(corpus.vocab, config.context, lstm, _ngram(corpus, config, corpus.ids), weight)
     refit_wanted = bool(len(data.val_y) and config.refit_epochs)
