@@ -260,3 +260,32 @@ def test_disk_error_is_the_one_streaming_raises(corpus, workdir, monkeypatch):
     ):
         pass
     assert list(workdir.iterdir()) == []
+
+
+# --- the n-gram's pruning above a corpus size ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("context", [1, 2])
+def test_above_the_size_the_top_orders_singletons_are_pruned(tmp_path, monkeypatch, context):
+    from autocomplete.ngram import KneserNey
+
+    path = tmp_path / "corpus.txt"
+    path.write_text(CORPUS_TEXT + "The dog saw the sea in the evening. My lord walked to the gate.\n")
+    config = TrainConfig(context=context)
+    corpus = dataset.prepare([path], config)
+    seen = corpus.ids[: len(corpus.ids) // 2]
+    for ids in (corpus.ids, seen):  # the held-out n-gram as the final one: the corpus's size decides
+        unpruned = KneserNey.fit(ids, len(corpus.vocab), context + 1, discount=None)
+        assert_same(train._ngram(corpus, config, ids), unpruned)
+        with monkeypatch.context() as patch:
+            patch.setattr(train, "PRUNE_ABOVE_TOKENS", len(corpus.ids) - 1)
+            pruned = train._ngram(corpus, config, ids)
+        assert_same(pruned, KneserNey.fit(ids, len(corpus.vocab), context + 1, discount=None, prune=1))
+        assert len(pruned.levels[-1].ids) < len(unpruned.levels[-1].ids)
+
+
+def assert_same(model, expected) -> None:
+    arrays, reference = model.to_arrays(), expected.to_arrays()
+    assert arrays.keys() == reference.keys()
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(array, reference[name], err_msg=name)
