@@ -52,8 +52,9 @@ def one_run(code: Path, home: Path, name: str) -> float:
     evict((home / "models" / name).resolve())
     env = {**os.environ, "PYTHONPATH": str(code), "AUTOCOMPLETE_HOME": str(home)}
     started = time.perf_counter()
+    # cwd: `python -m` imports from the current folder before PYTHONPATH
     subprocess.run([sys.executable, "-m", "autocomplete", "predict", TEXT, "--model", name],
-                   check=True, capture_output=True, env=env)  # fmt: skip
+                   check=True, capture_output=True, env=env, cwd=code)  # fmt: skip
     return time.perf_counter() - started
 
 
