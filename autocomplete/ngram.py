@@ -171,7 +171,7 @@ def _continuation(codes: np.ndarray, higher: np.ndarray, modulus: int) -> np.nda
     in g (their code % modulus), counted a chunk of them at a time; (k,) int64."""
     counts = np.zeros(len(codes), dtype=np.int64)
     for start in range(0, len(higher), _PAIRS):
-        suffixes = higher[start : start + _PAIRS] % modulus  # each is an n-gram of the stream: in `codes`
+        suffixes = np.sort(higher[start : start + _PAIRS] % modulus)  # each one is in codes; sorted: faster
         counts += np.bincount(np.searchsorted(codes, suffixes), minlength=len(codes))
     return counts
 

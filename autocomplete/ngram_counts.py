@@ -70,10 +70,12 @@ class _Merged:
             for array in (self.codes, self.counts):
                 array.resize(max(n + len(codes), len(self.codes) * 5 // 4), refcheck=False)
         for hi in range(n, 0, -MOVE_BLOCK):  # old code i goes to i + (new codes before it); dest >= source
-            old = np.arange(max(hi - MOVE_BLOCK, 0), hi)
-            dest = old + np.searchsorted(pos, old, side="right")
+            lo = max(hi - MOVE_BLOCK, 0)
+            first, last = np.searchsorted(pos, [lo, hi])  # the new codes going before old codes lo .. hi - 1
+            before = first + np.cumsum(np.bincount(pos[first:last] - lo, minlength=hi - lo))
+            dest = np.arange(lo, hi) + before
             for array in (self.codes, self.counts):
-                array[dest] = array[old[0] : hi].copy()
+                array[dest] = array[lo:hi].copy()
         dest = pos + np.arange(len(pos))
         self.codes[dest], self.counts[dest] = codes, counts
         self.n = n + len(codes)
