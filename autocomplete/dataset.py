@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autocomplete import encode
+from autocomplete import encode, heap
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile, check_file
 from autocomplete.errors import CorpusError
@@ -69,6 +69,7 @@ def streamed(
     tell = functools.partial(progress, ENCODING) if progress else None
     workdir = Path(tempfile.gettempdir()) if workdir is None else workdir
     with encode.encoded_ids(counted, vocab, workdir, tell) as ids:
+        heap.give_back()  # what reading the text twice left
         yield PreparedCorpus(files, vocab, ids, words, notes)
 
 

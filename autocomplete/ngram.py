@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autocomplete import heap
 from autocomplete.ngram_counts import COUNT_CHUNK, count_grams
 
 MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
@@ -71,6 +72,7 @@ class KneserNey:
             raise ValueError(f"order must be 2..{MAX_ORDER}")
         thresholds = _thresholds(prune, order)
         grams = count_grams(ids, order, vocab_size, chunk)  # (codes, counts) by n
+        heap.give_back()  # the chunks' codes, before the levels are built
         bigram_codes = grams[1][0]
         cont_unigram = np.bincount(bigram_codes % vocab_size, minlength=vocab_size).astype(np.float64)
         unigram = cont_unigram / max(cont_unigram.sum(), 1.0)
@@ -88,6 +90,7 @@ class KneserNey:
             discounts.append([0.0, *(_chen_goodman(level.vals) if discount is None else (discount,) * 3)])
             levels.append(_pruned(level, keep) if threshold else level)
             del level, keep
+            heap.give_back()
         return cls(vocab_size, order, np.array(discounts), unigram, levels)
 
     def next_word_probs(self, context_ids) -> np.ndarray:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autocomplete import heap
+
 COUNT_CHUNK = 1 << 18  # ids counted at a time: a few MB of int64 codes (and np.unique's copies) per chunk
 MOVE_BLOCK = 1 << 20  # merged codes moved to their new places at a time (and its temporaries)
 
@@ -79,6 +81,7 @@ class _Merged:
         dest = pos + np.arange(len(pos))
         self.codes[dest], self.counts[dest] = codes, counts
         self.n = n + len(codes)
+        heap.give_back()  # the chunks' codes and this merge's temporaries
 
 
 def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autocomplete import dataset, interrupts, metrics, modelfile, store, trainer
+from autocomplete import dataset, heap, interrupts, metrics, modelfile, store, trainer
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile
 from autocomplete.errors import CorpusError, Interrupted
@@ -150,6 +150,7 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     validation, validation_lstm = _scores(corpus.vocab, lstm, data.held_out, weight, data.val_x, data.val_y)
     adaptation = _adaptation(data, config, lstm, weight)
     data.held_out = None  # its memory goes before the final n-gram is counted
+    heap.give_back()
     signals.phase = NGRAM
     predictor = Predictor(corpus.vocab, config.context, lstm, _ngram(corpus, config, corpus.ids), weight)
     refit_wanted = bool(len(data.val_y) and config.refit_epochs)

@@ -62,7 +62,10 @@ def stage(path: Path, out: Path) -> dict:
         dataset.unseen_as_unknown(targets[n_train:], seen)
         marks["after_held_out"] = _status()
         if streamed is not None:
-            del held_out  # train drops it before the final n-gram
+            from autocomplete import heap
+
+            del held_out  # train drops it before the final n-gram, and gives its memory back
+            heap.give_back()
         final = train._ngram(corpus, config, corpus.ids)
         marks["ngram_s"] = time.perf_counter() - started - marks["read_s"]
         marks["after_final"] = _status()
@@ -121,16 +124,11 @@ def table(rows: list[dict]) -> list[str]:
     return out
 
 
-def markdown(info: dict) -> str:
-    m = info["machine"]
+def markdown(info: dict, header: list[str]) -> str:
     out = [
         "# Peak memory of reading and counting, git-log prefixes (issue 16)",
         "",
-        f"- machine: {m['cpu']}, {m['cores']} cores (`nproc`), {m['memory']} memory, {m['os']}, Python "
-        f"{m['python']}, numpy {m['numpy']}",
-        f"- commit: {m['commit'][:7]}{' (with uncommitted changes)' * m['dirty']}; date {info['date']}",
-        f"- load average (1 min) at the start / end: {info['load_before']:.2f} / {info['load_after']:.2f} "
-        "(the 2 cores are shared with other work: times are indicative)",
+        *header,
         f"- command: `python benchmarks/ngram_scale.py memory{info['old_flag']}` (raw figures in "
         "`ngram_memory.json`)",
         "- what runs: train's steps around the LSTM, without it (see `benchmarks/ngram_memory.py`): reading "

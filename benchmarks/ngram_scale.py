@@ -221,16 +221,23 @@ def proposal(info: dict) -> list[str]:
     ]
 
 
-def markdown(info: dict) -> str:
+def header(info: dict) -> list[str]:
+    """The machine, commit, date and load lines every results file of this script starts with."""
     m = info["machine"]
-    out = [
-        "# The n-gram at scale (issue 16)",
-        "",
+    return [
         f"- machine: {m['cpu']}, {m['cores']} cores (`nproc`), {m['memory']} memory, {m['os']}, Python "
         f"{m['python']}, numpy {m['numpy']}",
         f"- commit: {m['commit'][:7]}{' (with uncommitted changes)' * m['dirty']}; date {info['date']}",
         f"- load average (1 min) at the start / end: {info['load_before']:.2f} / {info['load_after']:.2f} "
         "(the 2 cores are shared with other work: times are indicative)",
+    ]
+
+
+def markdown(info: dict) -> str:
+    out = [
+        "# The n-gram at scale (issue 16)",
+        "",
+        *header(info),
         "- command: `python benchmarks/ngram_scale.py` (raw figures in `ngram_scale.json`)",
         "- n-gram: modified Kneser-Ney trigram over a 20,000-word vocabulary (the defaults of `train`)",
         "",
@@ -340,7 +347,7 @@ def memory(old_code: Path | None, old_label: str | None) -> None:
     from report import machine  # benchmarks/report.py
 
     info = {"machine": machine(), "date": date.today().isoformat(), "load_before": os.getloadavg()[0]}
-    info["old_flag"] = f" --old-code DIR --old-label {old_label}" if old_code else ""
+    info["old_flag"] = f' --old-code DIR --old-label "{old_label}"' if old_code else ""
     with tempfile.TemporaryDirectory(prefix="ngram-memory-") as tmp:
         folder = Path(tmp)
         prefixes = [prefix(size_mb, folder) for size_mb in PREFIX_MB]
@@ -350,7 +357,7 @@ def memory(old_code: Path | None, old_label: str | None) -> None:
             info["old"] = ngram_memory.growth(prefixes, folder, old_code, "old")
     info["load_after"] = os.getloadavg()[0]
     (HERE / "results" / "ngram_memory.json").write_text(json.dumps(info, indent=1) + "\n")
-    (HERE / "results" / "ngram_memory.md").write_text(ngram_memory.markdown(info))
+    (HERE / "results" / "ngram_memory.md").write_text(ngram_memory.markdown(info, header(info)))
 
 
 if __name__ == "__main__":

@@ -289,3 +289,17 @@ def assert_same(model, expected) -> None:
     assert arrays.keys() == reference.keys()
     for name, array in arrays.items():
         np.testing.assert_array_equal(array, reference[name], err_msg=name)
+
+
+# --- freed memory given back between the steps ----------------------------------------------------------
+
+
+def test_give_back_returns_the_free_heap_pages_where_glibc_can(monkeypatch):
+    from autocomplete import heap
+
+    heap._malloc_trim.cache_clear()
+    assert heap.give_back() is None  # glibc here: malloc_trim ran
+    monkeypatch.setattr(heap.ctypes, "CDLL", lambda name: object())  # a C library without malloc_trim
+    heap._malloc_trim.cache_clear()
+    assert heap._malloc_trim() is None and heap.give_back() is None
+    heap._malloc_trim.cache_clear()
