@@ -199,8 +199,8 @@ def training_summary(result) -> Table:
 class RichReporter:
     """Training progress as a rich progress bar: epoch, batch, loss, validation perplexity and time left."""
 
-    def __init__(self, console: Console, progress: Progress | None = None):
-        self.console = console
+    def __init__(self, console: Console, progress: Progress | None = None, get_time=None):
+        self.console, self.get_time = console, get_time  # get_time: the reading bars' clock (tests)
         self.progress = progress or Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -225,9 +225,9 @@ class RichReporter:
             self._close_reading()
             self.bytes = Progress(
                 TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                TimeRemainingColumn(), console=self.console, transient=True,
+                TimeRemainingColumn(), console=self.console, transient=True, get_time=self.get_time,
             )  # fmt: skip
-            self.bytes.add_task(step, total=total)
+            self.bytes.add_task(step, total=total, completed=done)
             self.bytes.start()
         self.bytes.update(self.bytes.tasks[0].id, completed=done, total=total)
 

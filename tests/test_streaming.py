@@ -104,6 +104,28 @@ def test_progress_tells_each_pass_its_bytes(corpus, workdir):
     ]  # fmt: skip
 
 
+def test_the_progress_bar_shows_the_bytes_read_and_the_rate():
+    import io
+
+    from rich.console import Console
+
+    from autocomplete import render
+
+    out, clock = io.StringIO(), itertools.count(0.0, 0.5)  # half a second per look at the clock
+    console = Console(file=out, width=100, force_terminal=True, color_system=None)
+    reporter = render.RichReporter(console, get_time=lambda: next(clock))
+    for done in (1_000_000, 2_000_000, 3_000_000):
+        reporter.reading(dataset.COUNTING, done, 3_000_000)
+    reporter.reading(dataset.ENCODING, 1_500_000, 3_000_000)
+    reporter.phase("Loading TensorFlow")
+    frames = out.getvalue().split("\r")
+    counting = [f for f in frames if "Counting words" in f]
+    encoding = [f for f in frames if "Encoding" in f]
+    assert "1.0/3.0 MB" in counting[0] and "3.0/3.0 MB" in counting[-1]
+    assert "B/s" in counting[-1] and encoding and "1.5/3.0 MB" in encoding[-1]
+    assert out.getvalue().endswith("… Loading TensorFlow\n") and reporter.bytes is None
+
+
 def test_id_counts_in_chunks_are_bincounts(monkeypatch):
     monkeypatch.setattr(dataset, "_COUNT_CHUNK", 3)
     ids = np.random.default_rng(0).integers(0, 9, size=100).astype(np.int32)
