@@ -13,6 +13,7 @@ reads.
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -31,6 +32,9 @@ KERAS_FILE, WEIGHTS_FILE, NGRAM_DIR, VOCAB_FILE, META_FILE = (
     "model.keras", "weights.npz", "ngram", "vocab.json", "meta.json",
 )  # fmt: skip
 NGRAM_FILE = "ngram.npz"  # format 1's n-gram
+# np.load parses every .npy header with ast.literal_eval, which CPython 3.11 can fail with a SystemError when
+# two threads parse at once (python/cpython#106905): one model is loaded at a time.
+_LOADING = threading.Lock()
 # What reading a damaged or hand-edited folder can raise (the store turns them into one-line errors).
 LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
 
@@ -122,6 +126,11 @@ def load(folder: Path, meta: dict | None = None) -> Predictor:
         meta, problem = read_meta(folder)
         if problem:
             raise ValueError(problem)
+    with _LOADING:
+        return _load(folder, meta)
+
+
+def _load(folder: Path, meta: dict) -> Predictor:
     config = config_of(meta)
     vocab = Vocabulary.load(folder / VOCAB_FILE)
     with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:

@@ -9,6 +9,7 @@ load. The pairs' discounted counts are computed per prediction for the one conte
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,8 @@ def save_folder(model: KneserNey, folder: Path) -> None:
 
 
 def load_folder(folder: Path) -> KneserNey:
-    """The model saved by save_folder, its arrays memory-mapped read-only. Raises ValueError if a file is
-    missing or does not fit (OSError if one cannot be read)."""
+    """The model saved by save_folder, its arrays memory-mapped read-only. Raises FileNotFoundError if a file
+    is missing, ValueError if one does not fit (OSError if one cannot be read)."""
     meta = np.load(folder / "meta.npy", allow_pickle=False)
     order = int(meta[1])
     arrays = {name: _load(folder, name) for name in array_names(order)}
@@ -60,9 +61,10 @@ def _check_lengths(arrays: dict[str, np.ndarray], order: int) -> None:
 
 def _load(folder: Path, name: str) -> np.ndarray:
     path = folder / f"{name}.npy"
-    if not path.is_file():
-        raise ValueError(f"{path.name} is missing")
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:  # kept as such: the store then reads a model replaced meanwhile again
+        raise FileNotFoundError(errno.ENOENT, f"{path.name} is missing") from None
 
 
 class MappedKneserNey(KneserNey):

@@ -55,7 +55,7 @@ def test_a_missing_file_is_named(model, tmp_path):
     fitted, _ = model
     save_folder(fitted, tmp_path / "ngram")
     (tmp_path / "ngram" / "l1_left.npy").unlink()
-    with pytest.raises(ValueError, match=r"^l1_left\.npy is missing$"):
+    with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] l1_left\.npy is missing$"):
         load_folder(tmp_path / "ngram")
 
 
