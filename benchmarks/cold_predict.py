@@ -48,8 +48,9 @@ def evict(folder: Path) -> None:
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
 
 
-def one_run(code: Path, home: Path, name: str) -> float:
-    evict((home / "models" / name).resolve())
+def one_run(code: Path, home: Path, name: str, keep_cache: bool = False) -> float:
+    if not keep_cache:
+        evict((home / "models" / name).resolve())
     env = {**os.environ, "PYTHONPATH": str(code), "AUTOCOMPLETE_HOME": str(home)}
     started = time.perf_counter()
     # cwd: `python -m` imports from the current folder before PYTHONPATH
@@ -58,12 +59,12 @@ def one_run(code: Path, home: Path, name: str) -> float:
     return time.perf_counter() - started
 
 
-def compare(old_code: Path, old_home: Path, new_home: Path, name: str, runs: int) -> dict:
+def compare(old_code: Path, old_home: Path, new_home: Path, name: str, runs: int, keep_cache: bool) -> dict:
     times = {"old": [], "new": []}
     one_run(ROOT, new_home, name)  # warms the interpreter's own files for both
     for _ in range(runs):
-        times["old"].append(one_run(old_code, old_home, name))
-        times["new"].append(one_run(ROOT, new_home, name))
+        times["old"].append(one_run(old_code, old_home, name, keep_cache))
+        times["new"].append(one_run(ROOT, new_home, name, keep_cache))
     return times
 
 
@@ -85,7 +86,8 @@ def markdown(times: dict, args, load: tuple[float, float]) -> str:
                     f"{1000 * t[-1]:.0f} ms | {folder_bytes(folder) / 1e6:.1f} MB |")  # fmt: skip
     ratio = statistics.median(times["new"]) / statistics.median(times["old"])
     return "\n".join([
-        "# Cold `autocomplete predict`: model format 1 (ngram.npz) against 2 (memory-mapped .npy)",
+        f"# {'Warm' if args.keep_cache else 'Cold'} `autocomplete predict`: model format 1 (ngram.npz) "
+        "against 2 (memory-mapped .npy)",
         "",
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory']} memory, {m['os']}, Python {m['python']}, "
         f"numpy {m['numpy']}",
@@ -95,8 +97,9 @@ def markdown(times: dict, args, load: tuple[float, float]) -> str:
         "other work)",
         f"- model: `{args.name}`, {args.model_note}; the new folder is the same model re-saved by `convert`",
         f"- command: `python benchmarks/cold_predict.py compare ...` ({args.runs} runs each, alternating; "
-        f"`autocomplete predict \"{TEXT}\" --model {args.name}` in a fresh process, the model's files "
-        "evicted from the page cache before each run)",
+        f"`autocomplete predict \"{TEXT}\" --model {args.name}` in a fresh process, "
+        + ("the model's files left in the page cache (warm)" if args.keep_cache else
+           "the model's files evicted from the page cache before each run") + ")",
         "",
         "| code and format | median | fastest | slowest | model folder |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -121,6 +124,7 @@ def main() -> None:
     p.add_argument("new_home", type=Path)
     p.add_argument("name")
     p.add_argument("--runs", type=int, default=15)
+    p.add_argument("--keep-cache", action="store_true", help="warm: the model's files stay in the page cache")
     p.add_argument("--old-label", default="the tree given")
     p.add_argument("--model-note", default="")
     args = parser.parse_args()
@@ -128,9 +132,9 @@ def main() -> None:
         convert(args.old_home, args.new_home, args.name)
         return
     before = os.getloadavg()[0]
-    times = compare(args.old_code, args.old_home, args.new_home, args.name, args.runs)
+    times = compare(args.old_code, args.old_home, args.new_home, args.name, args.runs, args.keep_cache)
     text = markdown(times, args, (before, os.getloadavg()[0]))
-    (HERE / "results" / "cold_predict.md").write_text(text)
+    (HERE / "results" / ("warm_predict.md" if args.keep_cache else "cold_predict.md")).write_text(text)
     print(text)
 
 
