@@ -162,14 +162,23 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
     )
 
 
+LISTED_FILES = 10  # corpus files named in the training summary; the rest are counted
+
+
 def training_summary(result) -> Table:
     """The table printed after `train`: what was learnt, how well, and where it went."""
     table = Table(title=plain(f"Trained {result.name!r}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    for f in result.files:
+    listed, rest = result.files[:LISTED_FILES], result.files[LISTED_FILES:]
+    for f in listed:
         note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
         table.add_row("corpus", Text.assemble(plain(f.path), note))
+    if rest:  # a folder of notes may hold thousands
+        replaced = sum(f.replaced for f in rest)
+        note = f" ({replaced:,} undecodable bytes replaced in them)" if replaced else ""
+        more = f"… and {len(rest):,} more file{'s' * (len(rest) != 1)}"
+        table.add_row("corpus", f"{more}, {sum(f.size for f in rest) / 1e6:,.1f} MB{note}")
     table.add_row("words", f"{result.words:,}")
     vocabulary = f"{result.vocab_size:,} (including {FIRST_WORD_ID} markers)"
     if result.lstm_vocab_size < result.vocab_size:

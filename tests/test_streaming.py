@@ -126,6 +126,30 @@ def test_the_progress_bar_shows_the_bytes_read_and_the_rate():
     assert out.getvalue().endswith("… Loading TensorFlow\n") and reporter.bytes is None
 
 
+def test_the_summary_names_ten_files_and_counts_the_rest(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from autocomplete import render
+    from autocomplete.corpus import CorpusFile
+
+    files = [CorpusFile(tmp_path / f"n{i:02}.md", 1_500_000, "utf-8", replaced=int(i in (4, 11)))
+             for i in range(13)]  # fmt: skip
+    result = train.TrainResult(
+        name="notes", path=tmp_path, files=files, words=10, vocab_size=9, parameters=1, epochs_run=1,
+        best_epoch=1, refit_epochs=0, lstm_vocab_size=9, interrupted=False, interrupted_during=None,
+        refit_skipped=False, lstm_weight=1.0, validation=None, validation_lstm=None, seconds=1.0,
+    )  # fmt: skip
+    out = io.StringIO()
+    Console(file=out, width=150, color_system=None).print(render.training_summary(result))
+    cells = [line.split("│")[1:3] for line in out.getvalue().splitlines() if "│" in line]
+    assert [value.strip() for name, value in cells if name.strip() == "corpus"] == [
+        *(f"{f.path}" + (" (1 undecodable bytes replaced)" if f.replaced else "") for f in files[:10]),
+        "… and 3 more files, 4.5 MB (1 undecodable bytes replaced in them)",
+    ]
+
+
 def test_id_counts_in_chunks_are_bincounts(monkeypatch):
     monkeypatch.setattr(dataset, "_COUNT_CHUNK", 3)
     ids = np.random.default_rng(0).integers(0, 9, size=100).astype(np.int32)
