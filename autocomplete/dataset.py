@@ -26,7 +26,7 @@ from autocomplete.errors import CorpusError
 from autocomplete.vocab import FIRST_WORD_ID, UNKNOWN_ID, Vocabulary, check_learnable
 
 COUNTING, ENCODING = "Counting words", "Encoding"  # the two passes, as the progress callback names them
-_COUNT_CHUNK = 1 << 22  # ids counted at a time by id_counts: 32 MiB as int64
+_COUNT_CHUNK = 1 << 20  # ids counted at a time by id_counts: 8 MiB as int64
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ class KneserNey:
         if not 2 <= order <= MAX_ORDER:
             raise ValueError(f"order must be 2..{MAX_ORDER}")
         thresholds = _thresholds(prune, order)
+        heap.give_back()  # what the caller freed, before the counts grow over it
         grams = count_grams(ids, order, vocab_size, chunk)  # (codes, counts) by n
         heap.give_back()  # the chunks' codes, before the levels are built
         bigram_codes = grams[1][0]
@@ -91,7 +92,10 @@ class KneserNey:
             levels.append(_pruned(level, keep) if threshold else level)
             del level, keep
             heap.give_back()
-        return cls(vocab_size, order, np.array(discounts), unigram, levels)
+        del grams, bigram_codes
+        model = cls(vocab_size, order, np.array(discounts), unigram, levels)
+        heap.give_back()  # the last counts and the temporaries of building the model
+        return model
 
     def next_word_probs(self, context_ids) -> np.ndarray:
         """p(. | context), shape (V,), float32; the context's last order-1 ids are used."""
