@@ -97,7 +97,11 @@ def check_top_k(top_k: int) -> int:
 def train(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="Text files to learn from (default: the bundled corpus).", show_default=False),
+        typer.Argument(
+            help="Text files, folders (their text files, recursively) or quoted globs to learn from "
+            "(default: the bundled corpus).",
+            show_default=False,
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Model name (default: the first file's stem).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a model of the same name.")] = False,
@@ -191,11 +195,11 @@ def train(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="Where to train: 'auto' (one device; MirroredStrategy over the local GPUs when there "
-            "are several; MultiWorkerMirroredStrategy when TF_CONFIG describes a cluster), 'default' (one "
-            "device), 'mirrored' (every local GPU, else every logical CPU) or 'multiworker' (TF_CONFIG's "
-            "cluster: the same command on every host, only the chief saves). With N replicas the global "
-            "batch is N x --batch-size and the learning rate N x --learning-rate.",
+            help="Where to train (tf.distribute): 'auto' (one device; every local GPU when there are "
+            "several; the cluster of TF_CONFIG when it names one), 'default' (one device), 'mirrored' "
+            "(every local GPU, else every logical CPU) or 'multiworker' (TF_CONFIG's cluster: the same "
+            "command on every host, only the chief saves). With N replicas the global batch is N x "
+            "--batch-size and the learning rate N x --learning-rate.",
             show_default=_default("strategy"),
         ),
     ] = None,

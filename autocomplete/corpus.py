@@ -14,7 +14,6 @@ from pathlib import Path
 from autocomplete.errors import CorpusError
 from autocomplete.text import BOUNDARY, tokenize_lines
 
-MAX_CORPUS_BYTES = 256 * 1024 * 1024  # ~45M words: far more than a 2-core machine trains in reasonable time
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 1 << 20
 
@@ -35,7 +34,7 @@ class CorpusFile:
 
 
 def check_file(path: Path) -> CorpusFile:
-    """Refuse anything that is not a readable, non-empty text file under the size limit."""
+    """Refuse anything that is not a readable, non-empty text file (of any size: it is streamed)."""
     if not path.exists():
         raise CorpusError(f"corpus file not found: {path}")
     if path.is_dir():
@@ -57,11 +56,6 @@ def check_file(path: Path) -> CorpusFile:
         raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
     if size == 0 or not head.strip():
         raise CorpusError(f"{path} is empty: give a text file with some words in it")
-    if size > MAX_CORPUS_BYTES:
-        raise CorpusError(
-            f"{path} is {size / 2**20:,.0f} MiB, over the {MAX_CORPUS_BYTES // 2**20} MiB limit: "
-            f"train on a part of it (e.g. head -c 200M)"
-        )
     encoding = _sniff_encoding(path, head)
     return CorpusFile(path, size, encoding)
 

@@ -1,51 +1,91 @@
-"""Training data: corpus files -> vocabulary -> token ids -> the course's sliding windows, and the split.
+"""Training data: corpus files -> vocabulary -> ids on disk -> the course's sliding windows, and the split.
 
-No Keras here: evaluation and the benchmarks build their windows with the same `windows`.
+The files are streamed twice (encode.py): a first pass counts the words, the vocabulary is fixed, a second
+pass writes the token ids to a memory-mapped .npy in a temporary folder, so memory is bounded by the distinct
+words whatever the corpus's size. No Keras here: evaluation and the benchmarks build their windows with the
+same `windows`.
 """
 
 from __future__ import annotations
 
-import itertools
+import contextlib
+import dataclasses
+import functools
+import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from autocomplete import encode, heap
 from autocomplete.config import TrainConfig
-from autocomplete.corpus import CorpusFile, check_file, read_tokens
+from autocomplete.corpus import CorpusFile, check_file
 from autocomplete.errors import CorpusError
-from autocomplete.text import BOUNDARY
 from autocomplete.vocab import FIRST_WORD_ID, UNKNOWN_ID, Vocabulary, check_learnable
+
+COUNTING, ENCODING = "Counting words", "Encoding"  # the two passes, as the progress callback names them
+_COUNT_CHUNK = 1 << 20  # ids counted at a time by id_counts: 8 MiB as int64
 
 
 @dataclass(frozen=True)
 class PreparedCorpus:
     files: list[CorpusFile]
     vocab: Vocabulary
-    ids: np.ndarray  # (T,) the token stream, starting with a boundary
+    ids: np.ndarray  # (T,) int32 the token stream, starting with a boundary (streamed: a read-only map)
     words: int
     notes: tuple[str, ...] = ()  # what the user should know about the files, e.g. a copy read once
 
 
-def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
-    """Read the files twice (count, then encode) so that a large corpus is never held as strings."""
+# Told (pass, bytes read so far, bytes of all the files) after every chunk read; pass is COUNTING or ENCODING.
+Progress = Callable[[str, int, int], None]
+
+
+@contextlib.contextmanager
+def streamed(
+    paths: list[Path], config: TrainConfig, workdir: Path | None = None, progress: Progress | None = None
+) -> Iterator[PreparedCorpus]:
+    """The corpus with its ids a read-only memory map of a .npy in a fresh folder inside `workdir` (default:
+    the system's temporary folder, $TMPDIR), removed on leaving, after an exception or Ctrl-C too.
+
+    Raises CorpusError for a file that cannot be used or changes while read, DiskError if the ids do not
+    fit."""
     files = [check_file(Path(p)) for p in paths]
-    counts = Counter(read_tokens(files))
+    tell = functools.partial(progress, COUNTING) if progress else None
+    counted = encode.count_words(files, tell)
     files, notes = _without_copies(files)
     if notes:  # the count read every file; read the kept ones again (only when a copy was given)
-        counts = Counter(read_tokens(files))
-    words = counts.total() - counts[BOUNDARY]
-    if words < config.context + 1:
-        names = ", ".join(f.name for f in files)
+        counted = encode.count_words(files, tell)
+    names = ", ".join(f.name for f in files)
+    if counted.words < config.context + 1:
         raise CorpusError(
-            f"{names} has {words} word{'s' * (words != 1)}: a context of {config.context} needs at least "
-            f"{config.context + 1}; give a longer text"
+            f"{names} has {counted.words} word{'s' * (counted.words != 1)}: a context of {config.context} "
+            f"needs at least {config.context + 1}; give a longer text"
         )
-    check_learnable(counts, config.min_count, ", ".join(f.name for f in files))
-    vocab = Vocabulary.build(counts, config.max_vocab, config.min_count)
-    ids = vocab.encode(itertools.chain([BOUNDARY], read_tokens(files)))
-    return PreparedCorpus(files, vocab, ids, words, notes)
+    check_learnable(counted.counts, config.min_count, names)
+    vocab = Vocabulary.build(counted.counts, config.max_vocab, config.min_count)
+    words, counted = counted.words, dataclasses.replace(counted, counts=Counter())  # frees every word
+    tell = functools.partial(progress, ENCODING) if progress else None
+    workdir = Path(tempfile.gettempdir()) if workdir is None else workdir
+    with encode.encoded_ids(counted, vocab, workdir, tell) as ids:
+        heap.give_back()  # what reading the text twice left
+        yield PreparedCorpus(files, vocab, ids, words, notes)
+
+
+def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
+    """The corpus with its ids in memory (a copy of the streamed ones): for evaluation, tests and benchmarks
+    on corpora that fit in memory."""
+    with streamed(paths, config) as corpus:
+        return dataclasses.replace(corpus, ids=np.array(corpus.ids))
+
+
+def id_counts(ids: np.ndarray, size: int) -> np.ndarray:
+    """How often each id occurs in `ids` (any array, a memory map too: read in chunks): (size,) int64."""
+    counts = np.zeros(size, dtype=np.int64)
+    for start in range(0, len(ids), _COUNT_CHUNK):
+        counts += np.bincount(ids[start : start + _COUNT_CHUNK], minlength=size)[:size]
+    return counts
 
 
 def _without_copies(files: list[CorpusFile]) -> tuple[list[CorpusFile], tuple[str, ...]]:
@@ -84,7 +124,7 @@ def lstm_vocab_size(corpus: PreparedCorpus, config: TrainConfig) -> int:
     n-gram, else the markers and the words seen at least `lstm_min_count` times."""
     if not config.ngram or config.lstm_min_count <= 1:
         return len(corpus.vocab)
-    counts = np.bincount(corpus.ids, minlength=len(corpus.vocab))[FIRST_WORD_ID:]
+    counts = id_counts(corpus.ids, len(corpus.vocab))[FIRST_WORD_ID:]
     return FIRST_WORD_ID + int((counts >= config.lstm_min_count).sum())  # ids are sorted by count
 
 
@@ -98,6 +138,6 @@ def unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
     """Validation targets that the training part never shows become the unknown marker, which scoring counts
     but does not score: a model fitted on the training part cannot know them (the n-gram gives them 0, and so
     does the LSTM's share of "other word"), while the final model, fitted on every line, does."""
-    seen = np.bincount(seen_ids, minlength=int(targets.max(initial=0)) + 1) > 0
+    seen = id_counts(seen_ids, int(targets.max(initial=0)) + 1) > 0
     known = (targets < FIRST_WORD_ID) | seen[targets]
     return np.where(known, targets, UNKNOWN_ID).astype(targets.dtype)

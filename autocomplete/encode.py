@@ -121,7 +121,7 @@ def _write_ids(counted: WordCounts, vocab: Vocabulary, path: Path, progress, chu
     if free < need:
         raise DiskError(
             f"the corpus's token ids need {_mib(need)} in {path.parent}, which has {_mib(free)} free: "
-            "free some space there, or train from a disk with room"
+            "free some space there, or set TMPDIR to a folder on a disk with room"
         )
     on_read = _bytes_read(counted.files, progress)
     try:
@@ -140,7 +140,7 @@ def _write_ids(counted: WordCounts, vocab: Vocabulary, path: Path, progress, chu
     except OSError as e:
         raise DiskError(
             f"cannot write the corpus's token ids to {path.parent} ({e.strerror or e}): they need "
-            f"{_mib(need)}; free some space there, or train from a disk with room"
+            f"{_mib(need)}; free some space there, or set TMPDIR to a folder on a disk with room"
         ) from None
 
 

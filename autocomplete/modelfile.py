@@ -1,14 +1,19 @@
 """The model folder's format, in one place: what `save` writes and `load` reads, and the checks between.
 
-A model folder holds vocab.json (index <-> word), weights.npz (the numpy LSTM), ngram.npz (the Kneser-Ney
-model, with the n-gram on), model.keras (for Keras, written by training through `write_keras`; never read
-here) and meta.json (format version, package version, creation time, the TrainConfig, the mixing weight,
-corpus and training figures). meta.json is written last. No Keras here: `save` and `load` are numpy only.
+A model folder holds vocab.json (index <-> word), weights.npz (the numpy LSTM), ngram/ (the Kneser-Ney
+model, with the n-gram on: one uncompressed .npy per array, memory-mapped by `load`, see ngram_files.py),
+model.keras (for Keras, written by training through `write_keras`; never read here) and meta.json (format
+version, package version, creation time, the TrainConfig, the mixing weight, corpus and training figures).
+meta.json is written last. No Keras here: `save` and `load` are numpy only.
+
+Format versions: 2 has the n-gram as ngram/; 1 had it as ngram.npz (read whole at load), which `load` still
+reads.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,12 +24,17 @@ import numpy as np
 from autocomplete.config import TrainConfig
 from autocomplete.inference import LstmWeights, Predictor
 from autocomplete.ngram import KneserNey
+from autocomplete.ngram_files import load_folder, save_folder
 from autocomplete.vocab import Vocabulary
 
-FORMAT_VERSION = 1
-KERAS_FILE, WEIGHTS_FILE, NGRAM_FILE, VOCAB_FILE, META_FILE = (
-    "model.keras", "weights.npz", "ngram.npz", "vocab.json", "meta.json",
+FORMAT_VERSION = 2
+KERAS_FILE, WEIGHTS_FILE, NGRAM_DIR, VOCAB_FILE, META_FILE = (
+    "model.keras", "weights.npz", "ngram", "vocab.json", "meta.json",
 )  # fmt: skip
+NGRAM_FILE = "ngram.npz"  # format 1's n-gram
+# np.load parses every .npy header with ast.literal_eval, which CPython 3.11 can fail with a SystemError when
+# two threads parse at once (python/cpython#106905): one model is loaded at a time.
+_LOADING = threading.Lock()
 # What reading a damaged or hand-edited folder can raise (the store turns them into one-line errors).
 LOAD_ERRORS = (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError)
 
@@ -53,7 +63,7 @@ def save(
     predictor.vocab.save(folder / VOCAB_FILE)
     np.savez(folder / WEIGHTS_FILE, **predictor.lstm.to_arrays())
     if predictor.ngram is not None:
-        np.savez(folder / NGRAM_FILE, **predictor.ngram.to_arrays())
+        save_folder(predictor.ngram, folder / NGRAM_DIR)
     if write_keras is not None:
         write_keras(folder / KERAS_FILE)
     meta = new_meta(
@@ -80,8 +90,8 @@ def read_meta(folder: Path) -> tuple[dict, str | None]:
     if bad := _bad_meta_fields(meta):  # hand-edited: everything else reads these as the types below
         return meta, f"{META_FILE} has bad values for {', '.join(bad)}"
     missing = [f for f in (WEIGHTS_FILE, VOCAB_FILE) if not (folder / f).is_file()]
-    if config_of(meta).ngram and not (folder / NGRAM_FILE).is_file():
-        missing.append(NGRAM_FILE)
+    if config_of(meta).ngram and not ((folder / NGRAM_DIR).is_dir() or (folder / NGRAM_FILE).is_file()):
+        missing.append(f"{NGRAM_DIR}/")
     if missing:
         return meta, f"{', '.join(missing)} missing"
     return meta, None
@@ -116,6 +126,11 @@ def load(folder: Path, meta: dict | None = None) -> Predictor:
         meta, problem = read_meta(folder)
         if problem:
             raise ValueError(problem)
+    with _LOADING:
+        return _load(folder, meta)
+
+
+def _load(folder: Path, meta: dict) -> Predictor:
     config = config_of(meta)
     vocab = Vocabulary.load(folder / VOCAB_FILE)
     with np.load(folder / WEIGHTS_FILE, allow_pickle=False) as arrays:
@@ -123,13 +138,18 @@ def load(folder: Path, meta: dict | None = None) -> Predictor:
     lstm.check_shapes()
     if lstm.vocab_size > len(vocab):  # the LSTM may know only the most frequent words: the first ids
         raise ValueError(f"vocab.json has {len(vocab)} words but the weights have {lstm.vocab_size}")
-    ngram = None
-    if config.ngram:
-        with np.load(folder / NGRAM_FILE, allow_pickle=False) as arrays:
-            ngram = KneserNey.from_arrays(dict(arrays))
-        if ngram.vocab_size != len(vocab):
-            raise ValueError(f"vocab.json has {len(vocab)} words but ngram.npz has {ngram.vocab_size}")
+    ngram = _load_ngram(folder) if config.ngram else None
+    if ngram is not None and ngram.vocab_size != len(vocab):
+        raise ValueError(f"vocab.json has {len(vocab)} words but the n-gram has {ngram.vocab_size}")
     return Predictor(vocab, config.context, lstm, ngram, float(meta.get("lstm_weight", 1.0)))
+
+
+def _load_ngram(folder: Path) -> KneserNey:
+    """The n-gram: ngram/ memory-mapped, or a format-1 folder's ngram.npz read whole."""
+    if not (folder / NGRAM_DIR).is_dir():
+        with np.load(folder / NGRAM_FILE, allow_pickle=False) as arrays:
+            return KneserNey.from_arrays(dict(arrays))
+    return load_folder(folder / NGRAM_DIR)
 
 
 def created_display(created: str) -> str:

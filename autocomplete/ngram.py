@@ -10,8 +10,9 @@ at once, except that it stays normalised where nltk does not (see _group).
 1, 2 and 3+, estimated from the counts of counts; the back-off weight becomes sum(d(c)) / c(ctx). On the
 Shakespeare validation part it beat d=0.75 alone (perplexity 357 vs 387) and in the hybrid.
 
-The counts are taken in chunks of the stream (a memory map of any length) and merged, so memory is bounded by
-the distinct n-grams. `prune` drops the rarest n-grams, their mass going to the shorter context.
+The counts are taken in chunks of the stream (a memory map of any length) and merged (ngram_counts.py), so
+memory is bounded by the distinct n-grams; the levels are built from them a block at a time. `prune` drops
+the rarest n-grams, their mass going to the shorter context.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from autocomplete import heap
+from autocomplete.ngram_counts import COUNT_CHUNK, count_grams
+
 MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
-COUNT_CHUNK = 1 << 20  # ids counted at a time: a few tens of MB of int64 codes per chunk
+_PAIRS = 1 << 20  # pairs of a level computed on at a time where a pass over all of them needs temporaries
 
 
 @dataclass(frozen=True)
@@ -45,20 +49,12 @@ class KneserNey:
         self.discounts = np.asarray(discounts, dtype=np.float64)
         self.unigram = unigram  # (V,) continuation unigram probabilities
         self.levels = levels  # levels[m - 1] holds contexts of m words, m = 1 .. order - 1
-        # Per level, computed once (not per keystroke): each pair's discounted count, and each context's
-        # total discount, which is the mass it leaves to the shorter context. A follower with a zero
-        # continuation count (an n-gram seen only at the very start of the stream) is discounted 0, so
-        # every distribution sums to one; nltk discounts it too, and differs there alone.
-        self._kept, self._left = [], []
-        for level, discounts in zip(levels, self.discounts, strict=True):
-            d = discounts[np.minimum(level.vals, 3).astype(np.intp)]
-            self._kept.append(np.maximum(level.vals - d, 0.0))
-            starts = level.starts[:-1]
-            left = np.zeros(0)
-            if len(level.vals):  # plus what pruning took from each context (0 where nothing was pruned)
-                pruned = level.totals - np.add.reduceat(level.vals, starts)
-                left = np.add.reduceat(np.minimum(d, level.vals), starts) + pruned
-            self._left.append(left)
+        # Per level: each pair's discounted count (computed for the one context looked up), and each
+        # context's total discount, computed once, which is the mass it leaves to the shorter context. A
+        # follower with a zero continuation count (an n-gram seen only at the very start of the stream) is
+        # discounted 0, so every distribution sums to one; nltk discounts it too, and differs there alone.
+        self._kept = [Kept(level.vals, d) for level, d in zip(levels, self.discounts, strict=True)]
+        self._left = [_left(level, d) for level, d in zip(levels, self.discounts, strict=True)]
 
     @classmethod
     def fit(
@@ -75,29 +71,31 @@ class KneserNey:
         if not 2 <= order <= MAX_ORDER:
             raise ValueError(f"order must be 2..{MAX_ORDER}")
         thresholds = _thresholds(prune, order)
+        heap.give_back()  # what the caller freed, before the counts grow over it
         grams = count_grams(ids, order, vocab_size, chunk)  # (codes, counts) by n
+        heap.give_back()  # the chunks' codes, before the levels are built
         bigram_codes = grams[1][0]
         cont_unigram = np.bincount(bigram_codes % vocab_size, minlength=vocab_size).astype(np.float64)
         unigram = cont_unigram / max(cont_unigram.sum(), 1.0)
-        levels = []
-        for n in range(2, order + 1):  # n-grams whose context has n - 1 words
-            codes, counts = grams[n - 1]
-            if n < order:  # continuation counts: distinct words seen before each n-gram
-                higher = grams[n][0] % vocab_size**n
-                suffixes, cont = np.unique(higher, return_counts=True)
-                suffixes = np.append(suffixes, np.iinfo(np.int64).max)  # past every code, so never empty
-                pos = np.searchsorted(suffixes, codes)
-                counts = np.where(suffixes[pos] == codes, np.append(cont, 0)[pos], 0)
-            levels.append(_group(codes, counts.astype(np.float64), vocab_size))
-        if discount is None:  # from the counts of counts before pruning, which removes the rarest
-            discounts = [[0.0, *_chen_goodman(level.vals)] for level in levels]
-        else:
-            discounts = [[0.0, discount, discount, discount]] * len(levels)
-        levels = [
-            _pruned(level, grams[n - 1][1] > threshold) if threshold else level
-            for n, level, threshold in zip(range(2, order + 1), levels, thresholds, strict=True)
-        ]
-        return cls(vocab_size, order, np.array(discounts), unigram, levels)
+        levels, discounts = [], []
+        for n, threshold in zip(range(2, order + 1), thresholds, strict=True):  # contexts of n - 1 words
+            codes, raw = grams[n - 1]
+            grams[n - 1] = None  # made into the level below: its memory goes before the next order's
+            keep = raw > threshold if threshold else None  # pruning keeps the n-grams seen more often
+            # Raw counts at the top; below, continuation counts: how many distinct words come before.
+            vals = _continuation(codes, grams[n][0], vocab_size**n) if n < order else raw
+            del raw
+            level = _group(codes, _as_float(vals), vocab_size)
+            del codes, vals
+            # Modified KN's discounts come from the counts of counts before pruning, which removes the rarest.
+            discounts.append([0.0, *(_chen_goodman(level.vals) if discount is None else (discount,) * 3)])
+            levels.append(_pruned(level, keep) if threshold else level)
+            del level, keep
+            heap.give_back()
+        del grams, bigram_codes
+        model = cls(vocab_size, order, np.array(discounts), unigram, levels)
+        heap.give_back()  # the last counts and the temporaries of building the model
+        return model
 
     def next_word_probs(self, context_ids) -> np.ndarray:
         """p(. | context), shape (V,), float32; the context's last order-1 ids are used."""
@@ -140,6 +138,51 @@ class KneserNey:
         return cls(int(vocab_size), int(order), discounts, arrays["unigram"], levels)
 
 
+class Kept:
+    """A level's discounted counts max(c - d(c), 0) per pair, computed for the slice asked for, so no array
+    of them is held (or, memory-mapped, read) whole."""
+
+    def __init__(self, vals: np.ndarray, discounts: np.ndarray):
+        self.vals, self.discounts = vals, discounts
+
+    def __len__(self) -> int:
+        return len(self.vals)
+
+    def __getitem__(self, pairs: slice) -> np.ndarray:
+        vals = np.asarray(self.vals[pairs])
+        return np.maximum(vals - self.discounts[np.minimum(vals, 3).astype(np.intp)], 0.0)
+
+
+def _left(level: _Level, discounts: np.ndarray) -> np.ndarray:
+    """Per context (contexts,): the total discount of its followers plus what pruning took from it, summed
+    over blocks of about _PAIRS pairs (each context's sum as one np.add.reduceat over all the pairs gives)."""
+    left = np.zeros(len(level.keys))
+    if not len(level.vals):
+        return left
+    starts = np.asarray(level.starts)
+    first = 0
+    while first < len(left):
+        last = max(int(np.searchsorted(starts, starts[first] + _PAIRS, side="right")) - 1, first + 1)
+        last = min(last, len(left))
+        lo, hi = int(starts[first]), int(starts[last])
+        vals, offsets = np.asarray(level.vals[lo:hi]), starts[first:last] - lo
+        d = discounts[np.minimum(vals, 3).astype(np.intp)]
+        pruned = level.totals[first:last] - np.add.reduceat(vals, offsets)  # 0 where nothing was pruned
+        left[first:last] = np.add.reduceat(np.minimum(d, vals), offsets) + pruned
+        first = last
+    return left
+
+
+def _continuation(codes: np.ndarray, higher: np.ndarray, modulus: int) -> np.ndarray:
+    """N1+(. g) for each n-gram code g (sorted, (k,)): how many of the distinct (n+1)-gram codes `higher` end
+    in g (their code % modulus), counted a chunk of them at a time; (k,) int64."""
+    counts = np.zeros(len(codes), dtype=np.int64)
+    for start in range(0, len(higher), _PAIRS):
+        suffixes = np.sort(higher[start : start + _PAIRS] % modulus)  # each one is in codes; sorted: faster
+        counts += np.bincount(np.searchsorted(codes, suffixes), minlength=len(codes))
+    return counts
+
+
 def _chen_goodman(vals: np.ndarray) -> tuple[float, float, float]:
     """Modified Kneser-Ney's discounts for counts 1, 2, 3+ from the counts of counts n1..n4 of one order:
     Y = n1 / (n1 + 2 n2), D_c = c - (c + 1) Y n_(c+1) / n_c, kept within [0, c] (and 0.75 if a count of
@@ -149,71 +192,6 @@ def _chen_goodman(vals: np.ndarray) -> tuple[float, float, float]:
         return 0.75, 0.75, 0.75
     y = n[0] / (n[0] + 2 * n[1])
     return tuple(float(np.clip(c - (c + 1) * y * n[c] / n[c - 1], 0.0, c)) for c in (1, 2, 3))
-
-
-def count_grams(
-    ids: np.ndarray, order: int, vocab_size: int, chunk: int = COUNT_CHUNK
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For n = 1 .. order, the distinct n-grams of the stream as sorted base-V codes (first word most
-    significant) with their counts, shapes (distinct,) int64. Counted `chunk` ids at a time, each chunk read
-    with the next order - 1 ids so that an n-gram across a boundary is counted once, by the chunk where it
-    starts; memory is bounded by the distinct n-grams and one chunk, never the stream."""
-    if chunk < 1:
-        raise ValueError("chunk must be at least 1")
-    unigrams = np.zeros(vocab_size, dtype=np.int64)
-    merged = [_Merged() for _ in range(2, order + 1)]
-    for start in range(0, len(ids), chunk):
-        window = np.asarray(ids[start : start + chunk + order - 1], dtype=np.int64)
-        unigrams += np.bincount(window[:chunk], minlength=vocab_size)
-        for n, counts in enumerate(merged, start=2):
-            counts.add(*_unique_grams(window[: chunk + n - 1], n, vocab_size))
-    codes = np.flatnonzero(unigrams).astype(np.int64)
-    return [(codes, unigrams[codes]), *(counts.result() for counts in merged)]
-
-
-class _Merged:
-    """Sorted distinct codes with their counts, merged from per-chunk counts. The chunks wait until they hold
-    as many codes as the merged ones, so each code is merged a bounded number of times on average (time linear
-    in what is added) and memory stays within about twice the distinct codes plus a chunk."""
-
-    def __init__(self) -> None:
-        self.codes, self.counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        self.waiting: list[tuple[np.ndarray, np.ndarray]] = []
-        self.size = 0
-
-    def add(self, codes: np.ndarray, counts: np.ndarray) -> None:
-        self.waiting.append((codes, counts))
-        self.size += len(codes)
-        if self.size >= len(self.codes):
-            self._merge()
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        self._merge()
-        return self.codes, self.counts
-
-    def _merge(self) -> None:
-        if not self.waiting:
-            return
-        codes = np.concatenate([self.codes, *(c for c, _ in self.waiting)])
-        counts = np.concatenate([self.counts, *(n for _, n in self.waiting)])
-        self.waiting, self.size = [], 0
-        if not len(codes):
-            return
-        order = np.argsort(codes, kind="stable")
-        codes, counts = codes[order], counts[order]
-        starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-        self.codes, self.counts = codes[starts], np.add.reduceat(counts, starts)
-
-
-def _unique_grams(ids: np.ndarray, n: int, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct n-grams of `ids` (int64) as sorted base-V codes (first word most significant), with counts."""
-    if len(ids) < n:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(ids, n)
-    codes = np.zeros(len(windows), dtype=np.int64)
-    for j in range(n):
-        codes = codes * vocab_size + windows[:, j]
-    return np.unique(codes, return_counts=True)
 
 
 def _thresholds(prune: int | tuple[int, ...], order: int) -> tuple[int, ...]:
@@ -241,14 +219,23 @@ def _pruned(level: _Level, keep: np.ndarray) -> _Level:
 
 
 def _group(codes: np.ndarray, vals: np.ndarray, vocab_size: int) -> _Level:
-    """Group sorted n-gram codes by their context (code // V)."""
-    contexts = codes // vocab_size
-    keys, starts = np.unique(contexts, return_index=True)
-    totals = np.add.reduceat(vals, starts) if len(vals) else np.zeros(0)
-    return _Level(
-        keys=keys,
-        starts=np.append(starts, len(codes)).astype(np.int64),
-        ids=(codes % vocab_size).astype(np.int32),
-        vals=vals,
-        totals=totals.astype(np.float64),
-    )
+    """Group sorted n-gram codes by their context (code // V, sorted too: no sort needed), in blocks of
+    _PAIRS codes so that no temporary array spans them all."""
+    ids = np.empty(len(codes), dtype=np.int32)
+    starts = [np.zeros(min(len(codes), 1), dtype=np.int64)]
+    for lo in range(0, len(codes), _PAIRS):
+        contexts = codes[lo : lo + _PAIRS + 1] // vocab_size  # with the next block's first: a change there
+        ids[lo : lo + _PAIRS] = codes[lo : lo + _PAIRS] - contexts[:_PAIRS] * vocab_size
+        starts.append(lo + 1 + np.flatnonzero(contexts[1:] != contexts[:-1]))
+    starts = np.concatenate([*starts, np.array([len(codes)], dtype=np.int64)])
+    keys = codes[starts[:-1]] // vocab_size
+    totals = np.add.reduceat(vals, starts[:-1]) if len(vals) else np.zeros(0)
+    return _Level(keys=keys, starts=starts, ids=ids, vals=vals, totals=totals)
+
+
+def _as_float(counts: np.ndarray) -> np.ndarray:
+    """int64 counts as float64 (exact below 2**53) in their own memory, converted a block at a time."""
+    out = counts.view(np.float64)
+    for lo in range(0, len(counts), _PAIRS):
+        out[lo : lo + _PAIRS] = counts[lo : lo + _PAIRS].copy()  # the copy: the two views share memory
+    return out

@@ -9,11 +9,12 @@ load. The pairs' discounted counts are computed per prediction for the one conte
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import numpy as np
 
-from autocomplete.ngram import KneserNey, _Level
+from autocomplete.ngram import Kept, KneserNey, _Level
 
 _LEVEL_FIELDS = tuple(_Level.__dataclass_fields__)
 
@@ -37,19 +38,33 @@ def save_folder(model: KneserNey, folder: Path) -> None:
 
 
 def load_folder(folder: Path) -> KneserNey:
-    """The model saved by save_folder, its arrays memory-mapped read-only. Raises ValueError if a file is
-    missing or does not fit (OSError if one cannot be read)."""
+    """The model saved by save_folder, its arrays memory-mapped read-only. Raises FileNotFoundError if a file
+    is missing, ValueError if one does not fit (OSError if one cannot be read)."""
     meta = np.load(folder / "meta.npy", allow_pickle=False)
     order = int(meta[1])
     arrays = {name: _load(folder, name) for name in array_names(order)}
+    _check_lengths(arrays, order)
     return MappedKneserNey(arrays)
+
+
+def _check_lengths(arrays: dict[str, np.ndarray], order: int) -> None:
+    """ValueError unless the arrays' lengths fit together (a truncated or swapped file): one page read."""
+    if arrays["unigram"].shape != (int(arrays["meta"][0]),):
+        raise ValueError("the n-gram's unigram.npy does not fit its vocabulary")
+    for m in range(1, order):
+        keys, starts, ids, vals, totals, left = (arrays[f"l{m}_{f}"] for f in (*_LEVEL_FIELDS, "left"))
+        contexts, pairs = len(keys), len(ids)
+        if not (len(starts) == contexts + 1 and len(totals) == len(left) == contexts and len(vals) == pairs
+                and int(starts[-1]) == pairs):  # fmt: skip
+            raise ValueError(f"the n-gram's l{m}_*.npy files do not fit together")
 
 
 def _load(folder: Path, name: str) -> np.ndarray:
     path = folder / f"{name}.npy"
-    if not path.is_file():
-        raise ValueError(f"{path.name} is missing")
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:  # kept as such: the store then reads a model replaced meanwhile again
+        raise FileNotFoundError(errno.ENOENT, f"{path.name} is missing") from None
 
 
 class MappedKneserNey(KneserNey):
@@ -63,17 +78,6 @@ class MappedKneserNey(KneserNey):
             raise ValueError("the n-gram's discounts do not fit its order")
         self.vocab_size, self.order, self.discounts = vocab_size, order, discounts
         self.unigram, self.levels = arrays["unigram"], levels
-        self._kept = [_Kept(level.vals, d) for level, d in zip(levels, discounts, strict=True)]
+        self._kept = [Kept(level.vals, d) for level, d in zip(levels, discounts, strict=True)]
         self._left = [arrays[f"l{m}_left"] for m in range(1, order)]
 
-
-class _Kept:
-    """The discounted counts of a level's pairs, computed for the slice asked for: the same values (bit for
-    bit) as KneserNey.__init__'s array of them."""
-
-    def __init__(self, vals: np.ndarray, discounts: np.ndarray):
-        self.vals, self.discounts = vals, discounts
-
-    def __getitem__(self, pairs: slice) -> np.ndarray:
-        vals = np.asarray(self.vals[pairs])
-        return np.maximum(vals - self.discounts[np.minimum(vals, 3).astype(np.intp)], 0.0)

@@ -13,11 +13,13 @@ from rich.console import Console, ConsoleOptions, Group
 from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -160,14 +162,23 @@ def scores_rows(table: Table, label: str, scores: NextWordScores | None) -> None
     )
 
 
+LISTED_FILES = 10  # corpus files named in the training summary; the rest are counted
+
+
 def training_summary(result) -> Table:
     """The table printed after `train`: what was learnt, how well, and where it went."""
     table = Table(title=plain(f"Trained {result.name!r}"), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    for f in result.files:
+    listed, rest = result.files[:LISTED_FILES], result.files[LISTED_FILES:]
+    for f in listed:
         note = f" ({f.replaced:,} undecodable bytes replaced)" if f.replaced else ""
         table.add_row("corpus", Text.assemble(plain(f.path), note))
+    if rest:  # a folder of notes may hold thousands
+        replaced = sum(f.replaced for f in rest)
+        note = f" ({replaced:,} undecodable bytes replaced in them)" if replaced else ""
+        more = f"… and {len(rest):,} more file{'s' * (len(rest) != 1)}"
+        table.add_row("corpus", f"{more}, {sum(f.size for f in rest) / 1e6:,.1f} MB{note}")
     table.add_row("words", f"{result.words:,}")
     vocabulary = f"{result.vocab_size:,} (including {FIRST_WORD_ID} markers)"
     if result.lstm_vocab_size < result.vocab_size:
@@ -202,8 +213,8 @@ def training_summary(result) -> Table:
 class RichReporter:
     """Training progress as a rich progress bar: epoch, batch, loss, validation perplexity and time left."""
 
-    def __init__(self, console: Console, progress: Progress | None = None):
-        self.console = console
+    def __init__(self, console: Console, progress: Progress | None = None, get_time=None):
+        self.console, self.get_time = console, get_time  # get_time: the reading bars' clock (tests)
         self.progress = progress or Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(),
@@ -216,10 +227,23 @@ class RichReporter:
         )
         self.task = None
         self.epochs = 0
+        self.bytes: Progress | None = None  # the bar of the pass reading the corpus, while one runs
 
     def phase(self, text: str) -> None:
         self.close()  # a phase after the epochs means training is over
         self.console.print(Text.assemble(("…", "dim"), " ", plain(text)))
+
+    def reading(self, step: str, done: int, total: int) -> None:
+        """A bar of the bytes of the corpus read, with the rate, per pass (`step`: the core names it)."""
+        if self.bytes is None or self.bytes.tasks[0].description != step:
+            self._close_reading()
+            self.bytes = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                TimeRemainingColumn(), console=self.console, transient=True, get_time=self.get_time,
+            )  # fmt: skip
+            self.bytes.add_task(step, total=total, completed=done)
+            self.bytes.start()
+        self.bytes.update(self.bytes.tasks[0].id, completed=done, total=total)
 
     def start(self, epochs: int, steps: int) -> None:
         self.epochs = epochs
@@ -241,9 +265,15 @@ class RichReporter:
         )
 
     def close(self) -> None:
+        self._close_reading()
         if self.task is not None:
             self.progress.stop()
             self.task = None
+
+    def _close_reading(self) -> None:
+        if self.bytes is not None:
+            self.bytes.stop()
+            self.bytes = None
 
 
 def evaluation_table(e, title: str | None = None) -> Table:

@@ -4,12 +4,15 @@ Inside a directory (read recursively) a file counts as text when it is a regular
 above it (below the directory given) is hidden, its extension is not a known binary one, and its first 64 KiB
 are not blank, hold no NUL byte (unless it starts with a UTF-16 byte-order mark) and decode as UTF-8 for at
 least 90% of the characters. Files named on the command line are passed on as they are: `corpus.check_file`
-says what is wrong with them, since the user asked for them by name.
+says what is wrong with them, since the user asked for them by name. A path that does not exist but holds a
+glob pattern (`*`, `?`, `[`: quoted, so the shell left it alone) stands for the paths it matches, sorted, as a
+shell would pass them (`**` reaches into folders).
 """
 
 from __future__ import annotations
 
 import codecs
+import glob
 import os
 from collections import Counter
 from pathlib import Path
@@ -50,7 +53,7 @@ def expand(paths: list[Path]) -> tuple[list[Path], dict[str, int]]:
     files: list[Path] = []
     skipped: Counter[str] = Counter()
     seen: set[Path] = set()
-    for path in map(Path, paths):
+    for path in (p for given in map(Path, paths) for p in _matches(given)):
         found = _text_files(path, skipped) if path.is_dir() else [path]
         for file in found:
             key = file.resolve()
@@ -60,6 +63,16 @@ def expand(paths: list[Path]) -> tuple[list[Path], dict[str, int]]:
             seen.add(key)
             files.append(file)
     return files, dict(sorted(skipped.items()))
+
+
+def _matches(path: Path) -> list[Path]:
+    """[path], or the paths a glob pattern matches when no such path exists; none raises CorpusError."""
+    if path.exists() or path.is_symlink() or not glob.has_magic(str(path)):
+        return [path]
+    matches = sorted(glob.glob(str(path), recursive=True))
+    if not matches:
+        raise CorpusError(f"no file matches {path}: check the pattern")
+    return [Path(m) for m in matches]
 
 
 def describe(skipped: dict[str, int]) -> str:

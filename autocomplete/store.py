@@ -298,9 +298,15 @@ def _discard(folder: Path, version: Path, new_link: Path, name: str) -> None:
 
 
 def _fsync_folder(folder: Path) -> None:
+    """Every file of `folder` and its subfolders (the n-gram's) on disk, and the subfolders' entries."""
     for path in folder.iterdir():
-        with open(path, "rb") as f:
-            os.fsync(f.fileno())
+        if path.is_dir():
+            _fsync_folder(path)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _writable_models_dir() -> Path:

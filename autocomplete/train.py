@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from autocomplete import dataset, devices, interrupts, metrics, modelfile, store, trainer
+from autocomplete import dataset, devices, heap, interrupts, metrics, modelfile, store, trainer
 from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile
 from autocomplete.errors import CorpusError, Interrupted
@@ -27,6 +27,9 @@ from autocomplete.validation import EpochTracker, Validation
 from autocomplete.vocab import Vocabulary
 
 MAX_TUNING_TOKENS = 20_000  # the validation tail's last tokens the adaptation is tuned on: a few seconds
+# Above this many tokens the n-gram drops its trigrams seen once, so that the saved n-gram of a 1 GB corpus
+# stays a few hundred MB (benchmarks/results/ngram_scale.md); below, nothing is pruned.
+PRUNE_ABOVE_TOKENS = 25_000_000
 
 # The steps of a training, as TrainResult.interrupted_during names them.
 READING, EPOCHS, MIXING, NGRAM, REFIT, SAVING = "reading", "epochs", "mixing", "n-gram", "refit", "saving"
@@ -34,6 +37,7 @@ READING, EPOCHS, MIXING, NGRAM, REFIT, SAVING = "reading", "epochs", "mixing", "
 
 class Reporter(Protocol):
     def phase(self, text: str) -> None: ...
+    def reading(self, step: str, done: int, total: int) -> None: ...  # bytes of the corpus read in a pass
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
     def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
@@ -41,6 +45,7 @@ class Reporter(Protocol):
 
 class SilentReporter:
     def phase(self, text: str) -> None: ...
+    def reading(self, step: str, done: int, total: int) -> None: ...
     def start(self, epochs: int, steps: int) -> None: ...
     def batch(self, epoch: int, step: int, loss: float) -> None: ...
     def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None: ...
@@ -69,7 +74,7 @@ class TrainResult:
     replicas: int = 1  # model copies trained in step (devices × workers); the batch and rate scale with it
 
 
-@dataclass(frozen=True)
+@dataclass
 class _TrainingData:
     corpus: dataset.PreparedCorpus
     lstm_vocab_size: int
@@ -99,11 +104,13 @@ def train(
     saves = devices.is_chief(config.strategy)  # a bad TF_CONFIG fails here, before the corpus is read
     started = time.monotonic()
     lock = store.training_lock(name, force) if saves else contextlib.nullcontext()
-    with interrupts.signals_as_interrupt() as signals, lock:
+    # `ids` keeps the corpus's token ids on disk for the whole training, and removes them whatever happens.
+    with interrupts.signals_as_interrupt() as signals, lock, contextlib.ExitStack() as ids:
         try:
             signals.phase = READING
             reporter.phase("Reading the corpus")
-            data = _training_data(paths, config)
+            corpus = ids.enter_context(dataset.streamed(paths, config, progress=reporter.reading))
+            data = _training_data(corpus, config)
             for note in data.corpus.notes:
                 reporter.phase(f"warning: {note}")
             reporter.phase("Loading TensorFlow")
@@ -118,8 +125,7 @@ def train(
         return _finish(name, force, config, data, model, tracker, stopped, reporter, signals, started, saves)
 
 
-def _training_data(paths: list[Path], config: TrainConfig) -> _TrainingData:
-    corpus = dataset.prepare(paths, config)
+def _training_data(corpus: dataset.PreparedCorpus, config: TrainConfig) -> _TrainingData:
     contexts, targets = dataset.windows(corpus.ids, config.context)
     n_train = len(targets) - dataset.validation_size(len(targets), config.val_split)
     lstm_vocab_size = dataset.lstm_vocab_size(corpus, config)
@@ -148,6 +154,8 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     weight = tracker.best_mix_weight  # ignored without the n-gram: the LSTM alone
     validation, validation_lstm = _scores(corpus.vocab, lstm, data.held_out, weight, data.val_x, data.val_y)
     adaptation = _adaptation(data, config, lstm, weight)
+    data.held_out = None  # its memory goes before the final n-gram is counted
+    heap.give_back()
     signals.phase = NGRAM
     predictor = Predictor(corpus.vocab, config.context, lstm, _ngram(corpus, config, corpus.ids), weight)
     refit_wanted = bool(len(data.val_y) and config.refit_epochs)
@@ -184,10 +192,13 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
 
 
 def _ngram(corpus: dataset.PreparedCorpus, config: TrainConfig, ids: np.ndarray) -> KneserNey | None:
-    """The n-gram mixed in (None with --no-ngram): modified Kneser-Ney, three discounts per order."""
+    """The n-gram mixed in (None with --no-ngram): modified Kneser-Ney, three discounts per order; on a corpus
+    over PRUNE_ABOVE_TOKENS, the held-out and the final one alike without the top order's singletons."""
     if not config.ngram:
         return None
-    return KneserNey.fit(ids, len(corpus.vocab), min(config.context, MAX_ORDER - 1) + 1, discount=None)
+    prune = 1 if len(corpus.ids) > PRUNE_ABOVE_TOKENS else 0
+    order = min(config.context, MAX_ORDER - 1) + 1
+    return KneserNey.fit(ids, len(corpus.vocab), order, discount=None, prune=prune)
 
 
 def _scores(vocab: Vocabulary, lstm: LstmWeights, held_out: KneserNey | None, weight: float, val_x, val_y):

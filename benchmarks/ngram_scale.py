@@ -2,6 +2,8 @@
 of the counts, their time and peak memory on git-log prefixes, and loading the n-gram from .npz vs .npy maps.
 
     python benchmarks/ngram_scale.py    # everything (~3 min on 2 cores); writes results/ngram_scale.md
+    python benchmarks/ngram_scale.py memory [--old-code DIR]   # train's reading and counting: the peak
+                                        # memory on the prefixes (ngram_memory.py); results/ngram_memory.md
 
 The quality figures come from the quality split's train part only (`tail -n 40000 | head -n 36000` of
 git-log.txt), fitted on its first 95% and scored on its last 5% as `train` does; the test part is never read.
@@ -219,16 +221,23 @@ def proposal(info: dict) -> list[str]:
     ]
 
 
-def markdown(info: dict) -> str:
+def header(info: dict) -> list[str]:
+    """The machine, commit, date and load lines every results file of this script starts with."""
     m = info["machine"]
-    out = [
-        "# The n-gram at scale (issue 16)",
-        "",
+    return [
         f"- machine: {m['cpu']}, {m['cores']} cores (`nproc`), {m['memory']} memory, {m['os']}, Python "
         f"{m['python']}, numpy {m['numpy']}",
         f"- commit: {m['commit'][:7]}{' (with uncommitted changes)' * m['dirty']}; date {info['date']}",
         f"- load average (1 min) at the start / end: {info['load_before']:.2f} / {info['load_after']:.2f} "
         "(the 2 cores are shared with other work: times are indicative)",
+    ]
+
+
+def markdown(info: dict) -> str:
+    out = [
+        "# The n-gram at scale (issue 16)",
+        "",
+        *header(info),
         "- command: `python benchmarks/ngram_scale.py` (raw figures in `ngram_scale.json`)",
         "- n-gram: modified Kneser-Ney trigram over a 20,000-word vocabulary (the defaults of `train`)",
         "",
@@ -302,9 +311,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("step", nargs="?", default="all", choices=["all", "count", "load"])
+    parser.add_argument("step", nargs="?", default="all", choices=["all", "count", "load", "memory"])
     parser.add_argument("args", nargs="*")
+    parser.add_argument("--old-code", type=Path, help="memory: also run this tree of an older commit")
+    parser.add_argument("--old-label", help="memory: what the old tree is, for the results (its commit)")
     args = parser.parse_args()
+    if args.step == "memory":
+        memory(args.old_code, args.old_label)
+        return
     if args.step == "count":
         print(json.dumps(count_one(Path(args.args[0]), Path(args.args[1]))))
         return
@@ -326,6 +340,24 @@ def main() -> None:
     info["extrapolated"] = {str(p): extrapolate(info["growth"], p) for p in (0, 1, 2)}
     (HERE / "results" / "ngram_scale.json").write_text(json.dumps(info, indent=1) + "\n")
     (HERE / "results" / "ngram_scale.md").write_text(markdown(info))
+
+
+def memory(old_code: Path | None, old_label: str | None) -> None:
+    import ngram_memory  # benchmarks/ngram_memory.py
+    from report import machine  # benchmarks/report.py
+
+    info = {"machine": machine(), "date": date.today().isoformat(), "load_before": os.getloadavg()[0]}
+    info["old_flag"] = f' --old-code DIR --old-label "{old_label}"' if old_code else ""
+    with tempfile.TemporaryDirectory(prefix="ngram-memory-") as tmp:
+        folder = Path(tmp)
+        prefixes = [prefix(size_mb, folder) for size_mb in PREFIX_MB]
+        info["new"] = ngram_memory.growth(prefixes, folder, ROOT, "new")
+        if old_code:
+            info["old_label"] = old_label or str(old_code)
+            info["old"] = ngram_memory.growth(prefixes, folder, old_code, "old")
+    info["load_after"] = os.getloadavg()[0]
+    (HERE / "results" / "ngram_memory.json").write_text(json.dumps(info, indent=1) + "\n")
+    (HERE / "results" / "ngram_memory.md").write_text(ngram_memory.markdown(info, header(info)))
 
 
 if __name__ == "__main__":

@@ -92,8 +92,11 @@ def timed_subprocess(command: list[str], env: dict | None = None) -> tuple[float
 
 
 def folder_bytes(folder: Path, names: list[str] | None = None) -> int:
+    """The bytes of the files in `folder` and its subfolders (those under `names` only, if given)."""
     return sum(
-        p.stat().st_size for p in folder.iterdir() if p.is_file() and (names is None or p.name in names)
+        p.stat().st_size
+        for p in folder.rglob("*")
+        if p.is_file() and (names is None or p.relative_to(folder).parts[0] in names)
     )
 
 
@@ -205,7 +208,7 @@ def bench_corpus(label: str, train_path: Path, test_path: Path, work: Path, late
         row = Row(title, evaluate(test_path, predictor, K))
         row.train_seconds, row.peak_mb = trained[key]
         row.disk_bytes = folder_bytes(info.folder)
-        read = folder_bytes(info.folder, [modelfile.WEIGHTS_FILE, modelfile.NGRAM_FILE, modelfile.VOCAB_FILE])
+        read = folder_bytes(info.folder, [modelfile.WEIGHTS_FILE, modelfile.NGRAM_DIR, modelfile.VOCAB_FILE])
         row.disk_note = f"{read / 1e6:.1f} MB of it read by `predict`"
         meta = info.meta
         row.extra = {

@@ -99,7 +99,7 @@ def bad_corpus(kind: str, folder):
     [
         ("missing", "corpus file not found"),
         ("empty", "empty.txt is empty"),
-        ("directory", "is a directory"),
+        ("directory", "in has no text files (it is empty): give files or a folder of UTF-8 text"),
         ("binary", "a.gz is not a text file"),
         ("too few words", "short.txt has 2 words: a context of 2 needs at least 3"),
     ],

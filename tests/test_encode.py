@@ -154,7 +154,8 @@ def test_a_disk_that_fills_while_encoding_is_one_line_and_leaves_nothing(tmp_pat
     assert done.stdout.startswith(expected) and done.stderr == "" and done.returncode == 0
     message, leftovers = done.stdout.split("|")[1:]
     assert message.endswith(
-        " (File too large): they need 0.0 MiB; free some space there, or train from a disk with room"
+        " (File too large): they need 0.0 MiB; free some space there, or set TMPDIR to a folder on a disk "
+        "with room"
     )
     assert leftovers == "[]\n"
 
@@ -170,7 +171,7 @@ def test_a_disk_without_room_for_the_ids_is_refused_before_encoding(corpus, work
     assert folder.startswith(f"{workdir}/autocomplete-ids-")
     assert str(error.value) == (
         f"the corpus's token ids need 0.0 MiB in {folder}, which has 0.0 MiB free: free some space there, "
-        "or train from a disk with room"
+        "or set TMPDIR to a folder on a disk with room"
     )
     assert os.listdir(workdir) == []
 
@@ -283,7 +284,8 @@ def test_a_real_disk_filled_by_another_writer_while_encoding(tmp_path, small_dis
     message = str(error.value)
     assert message.startswith(f"cannot write the corpus's token ids to {small_disk}/autocomplete-ids-")
     assert message.endswith(
-        " (No space left on device): they need 0.8 MiB; free some space there, or train from a disk with room"
+        " (No space left on device): they need 0.8 MiB; free some space there, or set TMPDIR to a folder on "
+        "a disk with room"
     )
     assert sorted(os.listdir(small_disk)) == ["another-program.tmp"]
 

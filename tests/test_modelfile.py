@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,16 +61,83 @@ def corrupt(path):
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", [truncate, corrupt, lambda p: p.write_bytes(b"")])
-def test_a_damaged_ngram_file_is_one_line_of_advice(make_model, store_home, damage):
-    make_model("m")
-    damage(folder_of(store_home, "m") / modelfile.NGRAM_FILE)
+FORMAT_1 = Path(__file__).parent / "data" / "model-format-1"  # written by the code of e528feb (ngram.npz)
+
+
+def format_1_model(home: Path) -> Path:
+    """A copy of the format-1 model folder, as the plain folder models/old."""
+    folder = home / "models" / "old"
+    shutil.copytree(FORMAT_1, folder)
+    return folder
+
+
+def test_the_ngram_is_saved_as_npy_files_that_load_memory_mapped(store_home):
+    write_model("m", seed=3)
+    folder = folder_of(store_home, "m")
+    assert not (folder / modelfile.NGRAM_FILE).exists()
+    assert {p.suffix for p in (folder / modelfile.NGRAM_DIR).iterdir()} == {".npy"}
+    loaded = modelfile.load(folder)
+    assert all(isinstance(level.vals, np.memmap) for level in loaded.ngram.levels)
+    assert modelfile.read_meta(folder)[0]["format_version"] == modelfile.FORMAT_VERSION == 2
+
+
+def test_a_format_1_model_still_loads_and_predicts_as_it_did(store_home):
+    folder = format_1_model(store_home)
+    meta, problem = modelfile.read_meta(folder)
+    assert (meta["format_version"], problem) == (1, None)
+    predictor = modelfile.load(folder, meta)
+    expected = np.load(FORMAT_1.parent / "model-format-1-probs.npy")  # the old code's predictions
+    for context, probs in zip([[2, 2], [3, 4], [5, 6], [1, 7]], expected, strict=True):
+        np.testing.assert_array_equal(predictor.uncached_probs(context), probs)
+    assert store.load("old")[1].ngram.vocab_size == len(predictor.vocab)
+
+
+def npy_header(path):
+    data = bytearray(path.read_bytes())
+    data[10:40] = b"{'descr': '<i8', 'fortran_o"  # the header's dict cut: a bad header
+    path.write_bytes(bytes(data))
+
+
+def ngram_file(name):
+    return lambda folder: folder / modelfile.NGRAM_DIR / name
+
+
+@pytest.mark.parametrize(
+    ("where", "damage"),
+    [
+        (lambda folder: folder / modelfile.NGRAM_FILE, truncate),  # format 1
+        (lambda folder: folder / modelfile.NGRAM_FILE, corrupt),
+        (lambda folder: folder / modelfile.NGRAM_FILE, lambda p: p.write_bytes(b"")),
+        (ngram_file("l2_vals.npy"), truncate),
+        (ngram_file("l1_ids.npy"), lambda p: p.write_bytes(b"")),
+        (ngram_file("l1_keys.npy"), npy_header),
+        (ngram_file("l1_starts.npy"), lambda p: p.unlink()),
+        (ngram_file("l2_ids.npy"), lambda p: np.save(p, np.zeros(3, np.int32))),  # lengths that do not fit
+        (ngram_file("unigram.npy"), lambda p: np.save(p, np.zeros(4))),
+    ],
+    ids=["npz truncated", "npz corrupt", "npz empty", "npy truncated", "npy empty", "npy header",
+         "npy missing", "pairs do not fit", "unigram does not fit"],  # fmt: skip
+)
+def test_a_damaged_ngram_file_is_one_line_of_advice(make_model, store_home, where, damage):
+    if where(Path()).name == modelfile.NGRAM_FILE:
+        folder = format_1_model(store_home)
+        name = "old"
+    else:
+        make_model("m")
+        folder, name = folder_of(store_home, "m"), "m"
+    damage(where(folder))
     with pytest.raises(StoreError) as error:
-        store.load("m")
+        store.load(name)
     message = str(error.value)
-    assert message.startswith("model 'm' is broken (") and "\n" not in message
-    assert message.endswith("remove it with `autocomplete models rm m` and train it again")
-    assert {i.name: bool(i.problem) for i in store.list_models(verify=True)} == {"m": True}
+    assert message.startswith(f"model '{name}' is broken (") and "\n" not in message
+    assert message.endswith(f"remove it with `autocomplete models rm {name}` and train it again")
+    assert {i.name: bool(i.problem) for i in store.list_models(verify=True)} == {name: True}
+
+
+def test_a_missing_ngram_folder_is_named(make_model, store_home):
+    make_model("m")
+    shutil.rmtree(folder_of(store_home, "m") / modelfile.NGRAM_DIR)
+    assert modelfile.read_meta(folder_of(store_home, "m"))[1] == "ngram/ missing"
 
 
 def keras_writer(lstm, config, limit_bytes=None):

@@ -9,6 +9,7 @@ from conftest import CORPUS_TEXT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from autocomplete import ngram, ngram_counts
 from autocomplete.config import TrainConfig
 from autocomplete.dataset import prepare
 from autocomplete.ngram import KneserNey, count_grams
@@ -67,6 +68,29 @@ def test_the_model_is_the_same_whatever_the_chunk(corpus_ids, order, discount):
         assert_same_arrays(model, expected)
         for context in ([], ids[:1], ids[10:13], [FIRST_ID, FIRST_ID + 1]):
             np.testing.assert_array_equal(model.next_word_probs(context), expected.next_word_probs(context))
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 37])
+def test_counts_merged_in_place_a_few_codes_at_a_time(corpus_ids, monkeypatch, chunk):
+    ids, vocab_size = corpus_ids
+    monkeypatch.setattr(ngram_counts, "MOVE_BLOCK", 2)  # the merged codes move to their places two at a time
+    for n, (codes, counts) in enumerate(count_grams(ids, 4, vocab_size, chunk), start=1):
+        expected_codes, expected_counts = whole_stream_grams(ids, n, vocab_size)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(counts, expected_counts)
+
+
+@pytest.mark.parametrize("prune", [0, (1, 1)])
+def test_the_model_is_the_same_whatever_the_block_of_pairs(corpus_ids, monkeypatch, prune):
+    ids, vocab_size = corpus_ids
+    expected = KneserNey.fit(ids, vocab_size, 3, None, prune=prune)
+    monkeypatch.setattr(ngram, "_PAIRS", 3)  # the continuation counts and each context's left mass in blocks
+    model = KneserNey.fit(ids, vocab_size, 3, None, prune=prune)
+    assert_same_arrays(model, expected)
+    for left, reference in zip(model._left, expected._left, strict=True):
+        np.testing.assert_array_equal(left, reference)
+    for context in ([], ids[:1], ids[10:13], [FIRST_ID, FIRST_ID + 1]):
+        np.testing.assert_array_equal(model.next_word_probs(context), expected.next_word_probs(context))
 
 
 def test_a_memory_map_is_counted_like_an_array(corpus_ids, tmp_path):

@@ -44,15 +44,18 @@ def test_the_mapped_arrays_are_the_models(model, tmp_path):
     mapped = load_folder(tmp_path / "ngram")
     for name, array in fitted.to_arrays().items():
         np.testing.assert_array_equal(mapped.to_arrays()[name], array, err_msg=name)
-    for kept, expected in zip(mapped._kept, fitted._kept, strict=True):
-        np.testing.assert_array_equal(kept[0 : len(expected)], expected)
+    for kept, level, d in zip(mapped._kept, fitted.levels, fitted.discounts, strict=True):
+        expected = np.maximum(level.vals - d[np.minimum(level.vals, 3).astype(int)], 0.0)
+        np.testing.assert_array_equal(kept[0 : len(level.vals)], expected)
+    for left, expected in zip(mapped._left, fitted._left, strict=True):
+        np.testing.assert_array_equal(left, expected)
 
 
 def test_a_missing_file_is_named(model, tmp_path):
     fitted, _ = model
     save_folder(fitted, tmp_path / "ngram")
     (tmp_path / "ngram" / "l1_left.npy").unlink()
-    with pytest.raises(ValueError, match=r"^l1_left\.npy is missing$"):
+    with pytest.raises(FileNotFoundError, match=r"^\[Errno 2\] l1_left\.npy is missing$"):
         load_folder(tmp_path / "ngram")
 
 

@@ -262,7 +262,7 @@ BREAKAGES = {
         lambda f: edit_meta(f, config={"ngram": True}), "bad values for config.context", True
     ),
     "truncated weights": (truncate_weights, "", False),
-    "vocab disagrees": (vocab_disagrees, "vocab.json has 19 words but ngram.npz has 18", False),
+    "vocab disagrees": (vocab_disagrees, "vocab.json has 19 words but the n-gram has 18", False),
     "vocab too short": (vocab_too_short, "vocab.json has 17 words but the weights have 18", False),
     "pickled npz": (pickled_weights, "pickle", False),
 }

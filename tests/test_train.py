@@ -38,7 +38,7 @@ def test_the_model_folder_holds_everything(trained_model):
     assert files == {
         modelfile.KERAS_FILE,
         modelfile.WEIGHTS_FILE,
-        modelfile.NGRAM_FILE,
+        modelfile.NGRAM_DIR,
         modelfile.VOCAB_FILE,
         modelfile.META_FILE,
     }
