@@ -165,8 +165,10 @@ def complete(shell: str, words: str, home: Path) -> str:
     ],
 )
 def test_bash_completes_model_names(three_models, words, names):
-    script = subprocess.run([str(EXECUTABLE), "--show-completion"], capture_output=True, text=True,
-                            env={**os.environ, "SHELL": "/bin/bash"}, timeout=60)  # fmt: skip
+    # The shell named, not detected: detection walks the process tree, which a detached run lacks.
+    script = subprocess.run([str(EXECUTABLE), "--show-completion", "bash"], capture_output=True, text=True,
+                            env={**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"},
+                            timeout=60)  # fmt: skip
     assert "_AUTOCOMPLETE_COMPLETE=complete_bash" in script.stdout, script.stdout + script.stderr
     parts = words.split() + ([""] if words.endswith(" ") else [])
     program = (
