@@ -5,8 +5,9 @@
 
 The earlier commit is exported with `git archive` into a temporary folder and run from there with
 PYTHONPATH (nothing is installed); this worktree, uncommitted changes included, is the other side. Both run
-the same model (`tests/conftest.write_model`, random weights) in a temporary AUTOCOMPLETE_HOME, with the
-same Python, in turns (base, current, then current, base, ...) so that the machine's load falls on both.
+the same model (`tests/conftest.write_model`, random weights), each side's written by its own code (in its
+own folder format) into a temporary AUTOCOMPLETE_HOME of its own, with the same Python, in turns (base,
+current, then current, base, ...) so that the machine's load falls on both.
 - time to prompt: `python -m autocomplete repl --model m` in a pseudo-terminal (pexpect; cursor-position
   requests answered as a terminal would), from the spawn until the prompt `m> ` is on the screen;
 - cold predict: `python -m autocomplete predict 'the ca' --model m`, from the spawn to its exit.
@@ -33,7 +34,6 @@ import pexpect
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from report import machine  # noqa: E402
 
@@ -57,6 +57,14 @@ def environment(code: Path, home: Path) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(code), "AUTOCOMPLETE_HOME": str(home), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     return env
+
+
+def write_model(code: Path, env: dict[str, str]) -> None:
+    """The same random model written by each side's own code (its own folder format) into its home."""
+    tests = str(code / "tests")
+    program = f"import sys; sys.path.insert(0, {tests!r}); import conftest; conftest.write_model('m')"
+    Path(env["AUTOCOMPLETE_HOME"]).mkdir()
+    subprocess.run([sys.executable, "-c", program], env=env, cwd=code, check=True, capture_output=True)
 
 
 def children_cpu() -> float:
@@ -116,7 +124,8 @@ def report(times, base: str, current: str, runs: int, load: tuple[float, float])
         f"{m['os']}, Python {m['python']}",
         f"- load average (1 min): {load[0]:.2f} before, {load[1]:.2f} after",
         f"- base: {base} (`git archive`, run with PYTHONPATH); current: {current}",
-        "- model: `tests/conftest.write_model(\"m\")` (random weights) in a temporary AUTOCOMPLETE_HOME",
+        "- model: `tests/conftest.write_model(\"m\")` (the same random weights), written by each side's own "
+        "code (its own folder format) into a temporary AUTOCOMPLETE_HOME of its own",
         f"- {runs} runs of each, in turns; time to prompt: `python -m autocomplete {' '.join(REPL)}` in a "
         "pseudo-terminal until `m> ` is drawn; cold predict: `python -m autocomplete predict 'the ca' "
         "--model m` to its exit",
@@ -149,12 +158,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         tmp = Path(tmp)
         export(base, tmp / "base")
-        (tmp / "home").mkdir()
-        os.environ["AUTOCOMPLETE_HOME"] = str(tmp / "home")
-        from conftest import write_model
-
-        write_model("m")
-        sides = {"base": environment(tmp / "base", tmp / "home"), "current": environment(ROOT, tmp / "home")}
+        sides = {"base": environment(tmp / "base", tmp / "home-base"),
+                 "current": environment(ROOT, tmp / "home-current")}  # fmt: skip
+        for side, code in (("base", tmp / "base"), ("current", ROOT)):
+            write_model(code, sides[side])
         load_before = os.getloadavg()[0]
         times = measure(sides, args.runs, tmp)
         text = report(times, base, current, args.runs, (load_before, os.getloadavg()[0]))
