@@ -4,7 +4,7 @@ three seeds, unadapted and adapted side by side. Reads the models benchmarks/ada
     python benchmarks/adapt_models.py --work WORK       # the trainings (resumable; ~1-2 h on 2 cores)
     python benchmarks/adapt_bench.py --work WORK        # this: each trained model not yet measured, and
                                                         # each corpus's n-grams -> WORK/eval/*.json
-    python benchmarks/adapt_report.py --work WORK       # benchmarks/results/adapt_bench.md (and .json)
+    python benchmarks/adapt_report.py --work WORK --trained-at COMMIT   # results/adapt_bench.md, .json
 
 Per corpus (its standard test split, ../shared/corpora/README.md), with the figures of `autocomplete
 evaluate` (unadapted) and `autocomplete evaluate --adapt` (adapted: the cache over the words typed so far,

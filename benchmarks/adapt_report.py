@@ -1,6 +1,6 @@
 """benchmarks/results/adapt_bench.md from the figures benchmarks/adapt_bench.py wrote (WORK/eval-*.json).
 
-    python benchmarks/adapt_report.py --work WORK
+    python benchmarks/adapt_report.py --work WORK --trained-at COMMIT
 
 Every figure is the mean over the seeds with its half-range (max - min) / 2; a difference ("gain") is
 computed per seed first, then averaged, so its spread is the seeds' spread of that difference. The targets
@@ -99,7 +99,7 @@ def _met(flag: bool) -> str:
     return "**met**" if flag else "**not met**"
 
 
-def report(results: dict[str, dict], trainings: list[dict]) -> str:
+def report(results: dict[str, dict], trainings: list[dict], trained_at: str) -> str:
     first = next(iter(results.values()))
     out = [
         "# Adaptation on the test splits (issue 15): the default against the strongest n-grams",
@@ -117,8 +117,10 @@ def report(results: dict[str, dict], trainings: list[dict]) -> str:
         f"{', '.join(sorted({c for r in results.values() for c in r['commits']}))}; machine "
         f"{first['machine']}; load {min(x for r in results.values() for x in r['loads']):.1f} to "
         f"{max(x for r in results.values() for x in r['loads']):.1f} (the trainings' loads below)",
+        f"- the models trained by the code of commit {trained_at}; measured by the commits above",
         "- commands: `python benchmarks/adapt_models.py --work WORK` (the trainings), "
-        "`python benchmarks/adapt_bench.py --work WORK`, `python benchmarks/adapt_report.py --work WORK`",
+        "`python benchmarks/adapt_bench.py --work WORK`, "
+        f"`python benchmarks/adapt_report.py --work WORK --trained-at {trained_at}`",
         "",
         "## Targets",
         "",
@@ -168,11 +170,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "adapt_bench.md")
+    parser.add_argument("--trained-at", required=True, help="the commit whose code trained the models")
     args = parser.parse_args()
     results = gather(args.work)
     trainings = [json.loads(line) for line in (args.work / "trainings.jsonl").read_text().splitlines()]
-    args.out.write_text(report(results, trainings), encoding="utf-8")
-    record = {"results": results, "trainings": trainings}
+    args.out.write_text(report(results, trainings, args.trained_at), encoding="utf-8")
+    record = {"results": results, "trainings": trainings, "trained_at": args.trained_at}
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 
