@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from autocomplete import store
+from autocomplete import gcpause, store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import AutocompleteError, ExitStatus, Interrupted, UsageError
 from autocomplete.shell_completion import ModelNamesGroup
@@ -58,6 +58,7 @@ def friendly_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        gcpause.resume()  # the command's own work: see gcpause.py
         try:
             return command(*args, **kwargs)
         except AutocompleteError as error:
@@ -541,6 +542,7 @@ def repl(
     Ctrl-C clears the line; if it stops training for --train-default, the
     command exits with 130.
     """
+    gcpause.pause()  # its start-up goes on until the prompt is drawn (repl/app.py resumes)
     from autocomplete.repl.app import run
 
     check_top_k(top_k)
@@ -691,4 +693,5 @@ def _options(
 
 
 def main() -> None:
+    gcpause.pause()  # start-up makes only what lives until exit: see gcpause.py
     app()
