@@ -542,22 +542,25 @@ def repl(
     Ctrl-C clears the line; if it stops training for --train-default, the
     command exits with 130.
     """
-    gcpause.pause()  # its start-up goes on until the prompt is drawn (repl/app.py resumes)
-    from autocomplete.repl.app import run
-
     check_top_k(top_k)
-    status = run(
-        model=model,
-        top_k=top_k,
-        vi=vi,
-        complete_while_typing=complete_while_typing,
-        train_default=train_default,
-        adapt=not no_adapt,
-        no_learn=no_learn,
-        once=once,
-        multiline=multiline,
-        output=output,
-    )
+    gcpause.pause()  # its start-up goes on until the prompt is drawn (repl/app.py resumes then)
+    try:
+        from autocomplete.repl.app import run
+
+        status = run(
+            model=model,
+            top_k=top_k,
+            vi=vi,
+            complete_while_typing=complete_while_typing,
+            train_default=train_default,
+            adapt=not no_adapt,
+            no_learn=no_learn,
+            once=once,
+            multiline=multiline,
+            output=output,
+        )
+    finally:
+        gcpause.resume()  # when it ended before any prompt was drawn
     if status:
         raise typer.Exit(status)
 

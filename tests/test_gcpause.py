@@ -7,8 +7,10 @@ import gc
 import sys
 
 import pytest
+from typer.testing import CliRunner
 
 from autocomplete import cli, gcpause
+from autocomplete.errors import ExitStatus
 
 
 @pytest.fixture
@@ -46,3 +48,9 @@ def test_resume_is_a_no_op_when_the_collector_runs():
     gcpause.resume()
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_repl_that_cannot_start_leaves_the_collector_on(store_home):
+    result = CliRunner().invoke(cli.app, ["repl", "--model", "nope"])  # no terminal here, and no model
+    assert result.exit_code == ExitStatus.USAGE
+    assert gc.isenabled()

@@ -186,7 +186,6 @@ class Repl:
                     if self.once:
                         return ExitStatus.SUCCESS
         finally:
-            gcpause.resume()  # if no prompt was ever drawn
             self.live.close()
             self._tell(self.state.close())
 
