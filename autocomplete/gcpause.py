@@ -2,7 +2,7 @@
 
 What a command makes while it starts (modules, typer's parse, the model, the REPL's prompt_toolkit
 application and its ~600 key bindings) lives until the process ends, so the collections that start-up
-triggers find nothing: they cost the REPL ~35 ms of its time to prompt. `main` pauses the collector;
+triggers find nothing: wasted work before the REPL's prompt (benchmarks/results/startup.md). `main` pauses it;
 `resume`, once start-up is over (a command's own work begins; the REPL's prompt is drawn), moves what exists
 into the permanent generation (later collections skip it: a keystroke's collection stays small) and
 collects again as usual. A cycle made garbage during start-up is never freed: a few objects, once.
