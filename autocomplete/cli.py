@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from autocomplete import store
+from autocomplete import gcpause, store
 from autocomplete.config import TrainConfig
 from autocomplete.errors import AutocompleteError, ExitStatus, Interrupted, UsageError
 from autocomplete.shell_completion import ModelNamesGroup
@@ -58,6 +58,7 @@ def friendly_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        gcpause.resume()  # the command's own work: see gcpause.py
         try:
             return command(*args, **kwargs)
         except AutocompleteError as error:
@@ -541,21 +542,25 @@ def repl(
     Ctrl-C clears the line; if it stops training for --train-default, the
     command exits with 130.
     """
-    from autocomplete.repl.app import run
-
     check_top_k(top_k)
-    status = run(
-        model=model,
-        top_k=top_k,
-        vi=vi,
-        complete_while_typing=complete_while_typing,
-        train_default=train_default,
-        adapt=not no_adapt,
-        no_learn=no_learn,
-        once=once,
-        multiline=multiline,
-        output=output,
-    )
+    gcpause.pause()  # its start-up goes on until the prompt is drawn (repl/app.py resumes then)
+    try:
+        from autocomplete.repl.app import run
+
+        status = run(
+            model=model,
+            top_k=top_k,
+            vi=vi,
+            complete_while_typing=complete_while_typing,
+            train_default=train_default,
+            adapt=not no_adapt,
+            no_learn=no_learn,
+            once=once,
+            multiline=multiline,
+            output=output,
+        )
+    finally:
+        gcpause.resume()  # when it ended before any prompt was drawn
     if status:
         raise typer.Exit(status)
 
@@ -691,4 +696,5 @@ def _options(
 
 
 def main() -> None:
+    gcpause.pause()  # start-up makes only what lives until exit: see gcpause.py
     app()

@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 
 from autocomplete import store
-from autocomplete.corpus import check_file, read_lines
 from autocomplete.errors import StoreError
 from autocomplete.secrets import is_clean, safe_pieces
 from autocomplete.text import BOUNDARY, MARKERS, tokenize_line
@@ -111,6 +110,8 @@ class Learned:
 def learn_file(name: str, path: Path, progress=None) -> Learned:
     """Learn a document: same checks as `train` (CorpusError); `progress(bytes_read)` is called as it goes.
     Paragraphs become units; a line the filter cut breaks its paragraph there."""
+    from autocomplete.corpus import check_file, read_lines  # `learn` only: not on the REPL's start
+
     corpus_file = check_file(Path(path))
     before = words_learned(name)
     units, done = [], 0

@@ -115,6 +115,12 @@ def measure(sides: dict[str, dict[str, str]], runs: int, cwd: Path) -> dict[str,
     return times
 
 
+def bytecode() -> str:
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        return "none (PYTHONDONTWRITEBYTECODE is set): each start compiles the package, on both sides"
+    return "cached by Python after each side's first run"
+
+
 def report(times, base: str, current: str, runs: int, load: tuple[float, float]) -> str:
     m = machine()
     lines = [
@@ -124,6 +130,7 @@ def report(times, base: str, current: str, runs: int, load: tuple[float, float])
         f"{m['os']}, Python {m['python']}",
         f"- load average (1 min): {load[0]:.2f} before, {load[1]:.2f} after",
         f"- base: {base} (`git archive`, run with PYTHONPATH); current: {current}",
+        f"- bytecode: {bytecode()}",
         "- model: `tests/conftest.write_model(\"m\")` (the same random weights), written by each side's own "
         "code (its own folder format) into a temporary AUTOCOMPLETE_HOME of its own",
         f"- {runs} runs of each, in turns; time to prompt: `python -m autocomplete {' '.join(REPL)}` in a "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -147,3 +149,9 @@ def test_two_processes_learning_at_once_keep_every_line(store_home):
     for who in ("alice", "bob"):  # each process's lines in its own order
         mine = [line for line in lines if f"from {who}" in line]
         assert [int(line.split()[1]) for line in mine] == list(range(300))
+
+
+def test_the_repl_start_imports_nothing_only_learn_needs():
+    script = "import sys, autocomplete.repl.app\nprint('autocomplete.corpus' in sys.modules)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

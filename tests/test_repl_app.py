@@ -6,6 +6,7 @@ each after the state it needs is there (`Typist.wait_for`), never in one racing 
 
 from __future__ import annotations
 
+import gc
 import io
 import threading
 import time
@@ -482,3 +483,22 @@ def test_ctrl_r_searches_the_history(session):
         t.send(ENTER)
 
     assert read_line(repl, typist, script) == "the cat sat"
+
+
+def test_the_collector_resumes_once_the_prompt_is_drawn(session):
+    gc.disable()  # as `autocomplete repl` starts (autocomplete/gcpause.py)
+    try:
+        repl, typist, _ = session()
+        assert not gc.isenabled()  # building the session collected nothing
+        seen = {}
+
+        def script(t: Typist):
+            t.wait_for(gc.isenabled, "the collector to resume")
+            seen["frozen"] = gc.get_freeze_count()
+            t.send(CTRL_D)
+
+        assert read_line(repl, typist, script) is None
+        assert seen["frozen"] > 0  # what start-up made is out of later collections
+    finally:
+        gc.unfreeze()
+        gc.enable()

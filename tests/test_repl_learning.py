@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import textwrap
+import threading
 
 import pytest
 from conftest import run_at_once, write_model
@@ -283,6 +284,22 @@ def test_secrets_typed_in_the_repl_are_never_stored_nor_suggested(store_home, tm
         assert all(token not in [w.lower() for w in words] for words in typed.values())
         for j in range(1, len(token) + 1):  # every prefix, through the answers the panel, menu and ghost use
             assert token not in {s.word.lower() for s in state.answers(f"{line} {token[:j]}").items}
+
+
+def learning_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "autocomplete-learn"]
+
+
+def test_the_learning_thread_starts_with_the_first_line_learned(store_home):
+    before = learning_threads()
+    state = make_state()
+    assert learning_threads() == before  # nothing to write before the prompt
+    assert state.close() == []  # a session that learned nothing has nothing to wait for
+    state = make_state()
+    state.accept("the first line")
+    assert len(learning_threads()) == len(before) + 1
+    assert state.close() == []
+    assert memory_text() == "the first line\n"
 
 
 def test_two_repl_sessions_learning_at_once_keep_both_users_lines(store_home):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import string
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -169,3 +171,16 @@ def test_anything_after_a_password_keyword_is_never_learned(keyword, word, tail)
 @given(st.lists(_words, min_size=1, max_size=12))
 def test_ordinary_words_are_kept(words):
     assert [t for t, _ in learnable(" ".join(words))] == words
+
+
+def test_the_patterns_are_compiled_at_their_first_use():
+    """Importing the filter compiles nothing (the REPL's start needs none of it); a line of prose needs
+    the cheap looks alone."""
+    script = (
+        "from autocomplete import secrets\n"
+        "print(secrets._re.cache_info().currsize)\n"
+        "secrets.safe_pieces('a line of prose')\n"
+        "print(secrets._re.cache_info().currsize)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["0", "3"]

@@ -24,7 +24,7 @@ from prompt_toolkit.styles import Style
 from prompt_toolkit.utils import is_dumb_terminal
 from rich.console import Console
 
-from autocomplete import store
+from autocomplete import gcpause, store
 from autocomplete.blas import use_one_blas_thread
 from autocomplete.errors import ExitStatus
 from autocomplete.repl import commands
@@ -139,6 +139,11 @@ class Repl:
         )  # fmt: skip
         self.keeper.attach(self.session.default_buffer)
         self.live.attach(self.session.app, self.session.default_buffer)
+        self.session.app.after_render += self._drawn
+
+    @staticmethod
+    def _drawn(app) -> None:
+        gcpause.resume()  # the prompt is on the screen: start-up is over (a no-op after the first time)
 
     def message(self):
         return [("class:model", self.state.model_name), ("", "> ")]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.text import Text
 
-from autocomplete import store
+from autocomplete import gcpause, store
 from autocomplete.errors import Interrupted, StoreError
 
 NO_MODEL = (
@@ -42,6 +42,7 @@ def train_bundled(console: Console) -> str:
     from autocomplete.config import TrainConfig
     from autocomplete.training_ui import interrupted_message, train_with_progress
 
+    gcpause.resume()  # training is no start-up: Keras makes cycles for the collector to free
     result = train_with_progress(None, TrainConfig(), console)
     if result.interrupted:
         raise Interrupted(

@@ -58,10 +58,12 @@ class Learner:
         self._problems: list[str] = []
         self._told: set[str] = set()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="autocomplete-learn", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None  # started by the first line, not before the prompt
 
     def learn(self, model_name: str, line: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="autocomplete-learn", daemon=True)
+            self._thread.start()
         self._queue.put((model_name, line))
 
     def problems(self) -> list[str]:
@@ -72,6 +74,8 @@ class Learner:
 
     def close(self, timeout: float = 10.0) -> list[str]:
         """Wait for the lines still queued; the problems not yet told."""
+        if self._thread is None:
+            return self.problems()
         self._queue.put(None)
         self._thread.join(timeout)
         late = [f"the last lines may not be learned: the memory was not written within {timeout:.0f} s"]
