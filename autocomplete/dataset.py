@@ -84,10 +84,8 @@ def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
 def id_counts(ids: np.ndarray, size: int) -> np.ndarray:
     """How often each id occurs in `ids` (any array, a memory map too: read in chunks): (size,) int64."""
     counts = np.zeros(size, dtype=np.int64)
-    for start in range(0, len(ids), _COUNT_CHUNK):
-        read = ids[start : start + _COUNT_CHUNK]
+    for read in heap.read_once(ids, _COUNT_CHUNK):
         counts += np.bincount(read, minlength=size)[:size]
-        heap.drop_pages(read)  # read once: a memory map's pages need not stay
     return counts
 
 

@@ -1,5 +1,5 @@
 """Keeping training's memory to what its arrays hold: freed memory given back to the system (glibc's
-`malloc_trim`, and big blocks in mappings of their own), and the pages of a memory-mapped file read once let go.
+`malloc_trim`, big blocks in mappings of their own), and the pages of a memory map read once let go.
 
 glibc keeps freed memory inside its heap unless it lies at the heap's top, so the garbage of one step (the
 lines read, a chunk's n-gram codes) would stay in the process under the next step's arrays and add up:
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import mmap
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -51,6 +52,16 @@ def drop_pages(array: np.ndarray) -> None:
     lo = array.ctypes.data // _PAGE * _PAGE  # whole pages: the mapping starts and ends on page boundaries
     hi = -(-(array.ctypes.data + array.nbytes) // _PAGE) * _PAGE
     madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), advice)
+
+
+def read_once(ids: np.ndarray, size: int, overlap: int = 0) -> Iterator[np.ndarray]:
+    """ids[start : start + size + overlap] for start = 0, size, 2 size, ...: with a memory map,
+    the pages of each chunk let go once it has been used (see drop_pages), and at the end those the
+    system mapped again around the next chunk's first read."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size + overlap]
+        drop_pages(ids[max(start - size, 0) : start + size + overlap])
+    drop_pages(ids)
 
 
 def _libc():

@@ -23,10 +23,8 @@ def count_grams(
         raise ValueError("chunk must be at least 1")
     unigrams = np.zeros(vocab_size, dtype=np.int64)
     merged = [_Merged() for _ in range(2, order + 1)]
-    for start in range(0, len(ids), chunk):
-        read = ids[start : start + chunk + order - 1]
+    for read in heap.read_once(ids, chunk, order - 1):  # each id read once (twice in the overlap)
         window = np.asarray(read, dtype=np.int64)
-        heap.drop_pages(read)  # each id is read once or twice (the overlap): its page need not stay
         unigrams += np.bincount(window[:chunk], minlength=vocab_size)
         for n, counts in enumerate(merged, start=2):
             counts.add(*_unique_grams(window[: chunk + n - 1], n, vocab_size))
