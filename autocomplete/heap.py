@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
-MAP_FROM_BYTES = 1 << 20  # blocks this big or bigger get a mapping of their own
+MAP_FROM_BYTES = 4 << 20  # blocks this big get a mapping of their own; a chunk's temporaries reuse the heap
 _PAGE = mmap.PAGESIZE
 
 

@@ -25,7 +25,7 @@ from autocomplete import heap
 from autocomplete.ngram_counts import COUNT_CHUNK, count_grams
 
 MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
-_PAIRS = 1 << 17  # pairs of a level computed on at a time where a pass over all of them needs temporaries
+_PAIRS = 1 << 16  # pairs of a level computed on at a time where a pass over all of them needs temporaries
 
 
 @dataclass(frozen=True)

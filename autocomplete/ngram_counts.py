@@ -9,7 +9,7 @@ import numpy as np
 from autocomplete import heap
 
 COUNT_CHUNK = 1 << 18  # ids counted at a time: a few MB of int64 codes (and np.unique's copies) per chunk
-MOVE_BLOCK = 1 << 17  # merged codes moved to their new places at a time (and its temporaries)
+MOVE_BLOCK = 1 << 16  # merged codes moved to their new places at a time (and its temporaries)
 
 
 def count_grams(
