@@ -36,9 +36,9 @@ class _Merged:
     """Sorted distinct codes with their counts, merged from per-chunk counts. The chunks wait until they hold
     a quarter as many codes as the merged ones (so each merged code moves a bounded number of times on
     average: time linear in what is added), are summed among themselves, then merged in place: the arrays
-    grow by realloc (no copy for large ones) and the old codes move to their new places from the back, a
-    block at a time, so memory stays within about 1.5 times the distinct codes (with the room to grow and
-    the waiting chunks) plus a chunk."""
+    grow by realloc to exactly what they hold (remapped, not copied, once heap.map_big_blocks has run) and
+    the old codes move to their new places from the back, a block at a time, so memory stays within about
+    1.25 times the distinct codes (with the waiting chunks) plus the sum's and a block's temporaries."""
 
     def __init__(self) -> None:
         self.codes, self.counts = np.zeros(0, np.int64), np.zeros(0, np.int64)  # the first n are used
