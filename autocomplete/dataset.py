@@ -51,6 +51,7 @@ def streamed(
 
     Raises CorpusError for a file that cannot be used or changes while read, DiskError if the ids do not
     fit."""
+    heap.map_big_blocks()  # training's big temporaries go back to the system when freed
     files = [check_file(Path(p)) for p in paths]
     tell = functools.partial(progress, COUNTING) if progress else None
     counted = encode.count_words(files, tell)
@@ -83,8 +84,8 @@ def prepare(paths: list[Path], config: TrainConfig) -> PreparedCorpus:
 def id_counts(ids: np.ndarray, size: int) -> np.ndarray:
     """How often each id occurs in `ids` (any array, a memory map too: read in chunks): (size,) int64."""
     counts = np.zeros(size, dtype=np.int64)
-    for start in range(0, len(ids), _COUNT_CHUNK):
-        counts += np.bincount(ids[start : start + _COUNT_CHUNK], minlength=size)[:size]
+    for read in heap.read_once(ids, _COUNT_CHUNK):
+        counts += np.bincount(read, minlength=size)[:size]
     return counts
 
 

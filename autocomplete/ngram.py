@@ -4,7 +4,7 @@ p(w | ctx) = max(c(ctx w) - d, 0) / c(ctx) + d * N1+(ctx .) / c(ctx) * p(w | ctx
 where c() are raw counts at the highest order and continuation counts N1+(. ctx w) below it, and the
 lowest order is the continuation unigram N1+(. w) / N1+(. .). With one discount d (0.75, the benchmark's
 baseline) this is nltk's KneserNeyInterpolated (tests hold them equal), computed for the whole vocabulary
-at once, except that it stays normalised where nltk does not (see _group).
+at once, except that it stays normalised where nltk does not (see KneserNey.__init__).
 
 `discount=None` fits modified Kneser-Ney (Chen & Goodman 1998): three discounts per order, for counts of
 1, 2 and 3+, estimated from the counts of counts; the back-off weight becomes sum(d(c)) / c(ctx). On the
@@ -25,7 +25,7 @@ from autocomplete import heap
 from autocomplete.ngram_counts import COUNT_CHUNK, count_grams
 
 MAX_ORDER = 4  # context keys are base-V numbers in an int64: V**3 must fit
-_PAIRS = 1 << 20  # pairs of a level computed on at a time where a pass over all of them needs temporaries
+_PAIRS = 1 << 16  # pairs of a level computed on at a time where a pass over all of them needs temporaries
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ class KneserNey:
         heap.give_back()  # what the caller freed, before the counts grow over it
         grams = count_grams(ids, order, vocab_size, chunk)  # (codes, counts) by n
         heap.give_back()  # the chunks' codes, before the levels are built
-        bigram_codes = grams[1][0]
-        cont_unigram = np.bincount(bigram_codes % vocab_size, minlength=vocab_size).astype(np.float64)
+        cont_unigram = np.bincount(grams[1][0] % vocab_size, minlength=vocab_size).astype(np.float64)
         unigram = cont_unigram / max(cont_unigram.sum(), 1.0)
         levels, discounts = [], []
         for n, threshold in zip(range(2, order + 1), thresholds, strict=True):  # contexts of n - 1 words
@@ -85,14 +84,18 @@ class KneserNey:
             # Raw counts at the top; below, continuation counts: how many distinct words come before.
             vals = _continuation(codes, grams[n][0], vocab_size**n) if n < order else raw
             del raw
-            level = _group(codes, _as_float(vals), vocab_size)
-            del codes, vals
+            keys, starts, followers = _group(codes, vocab_size)
+            del codes  # before the totals are made: the codes are the largest array but the counts
+            vals = _as_float(vals)
+            totals = np.add.reduceat(vals, starts[:-1]) if len(vals) else np.zeros(0)
+            level = _Level(keys=keys, starts=starts, ids=followers, vals=vals, totals=totals)
+            del keys, starts, followers, vals, totals
             # Modified KN's discounts come from the counts of counts before pruning, which removes the rarest.
             discounts.append([0.0, *(_chen_goodman(level.vals) if discount is None else (discount,) * 3)])
             levels.append(_pruned(level, keep) if threshold else level)
             del level, keep
             heap.give_back()
-        del grams, bigram_codes
+        del grams
         model = cls(vocab_size, order, np.array(discounts), unigram, levels)
         heap.give_back()  # the last counts and the temporaries of building the model
         return model
@@ -218,9 +221,10 @@ def _pruned(level: _Level, keep: np.ndarray) -> _Level:
     )
 
 
-def _group(codes: np.ndarray, vals: np.ndarray, vocab_size: int) -> _Level:
-    """Group sorted n-gram codes by their context (code // V, sorted too: no sort needed), in blocks of
-    _PAIRS codes so that no temporary array spans them all."""
+def _group(codes: np.ndarray, vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sorted n-gram codes (k,) grouped by their context (code // V, sorted too: no sort needed), in blocks
+    of _PAIRS codes so that no temporary array spans them all: the contexts' keys (contexts,) int64, their
+    starts (contexts + 1,) int64 and each code's last word (k,) int32."""
     ids = np.empty(len(codes), dtype=np.int32)
     starts = [np.zeros(min(len(codes), 1), dtype=np.int64)]
     for lo in range(0, len(codes), _PAIRS):
@@ -228,9 +232,9 @@ def _group(codes: np.ndarray, vals: np.ndarray, vocab_size: int) -> _Level:
         ids[lo : lo + _PAIRS] = codes[lo : lo + _PAIRS] - contexts[:_PAIRS] * vocab_size
         starts.append(lo + 1 + np.flatnonzero(contexts[1:] != contexts[:-1]))
     starts = np.concatenate([*starts, np.array([len(codes)], dtype=np.int64)])
-    keys = codes[starts[:-1]] // vocab_size
-    totals = np.add.reduceat(vals, starts[:-1]) if len(vals) else np.zeros(0)
-    return _Level(keys=keys, starts=starts, ids=ids, vals=vals, totals=totals)
+    keys = codes[starts[:-1]]
+    keys //= vocab_size
+    return keys, starts, ids
 
 
 def _as_float(counts: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from autocomplete import heap
 
 COUNT_CHUNK = 1 << 18  # ids counted at a time: a few MB of int64 codes (and np.unique's copies) per chunk
-MOVE_BLOCK = 1 << 20  # merged codes moved to their new places at a time (and its temporaries)
+MOVE_BLOCK = 1 << 16  # merged codes moved to their new places at a time (and its temporaries)
 
 
 def count_grams(
@@ -23,8 +23,8 @@ def count_grams(
         raise ValueError("chunk must be at least 1")
     unigrams = np.zeros(vocab_size, dtype=np.int64)
     merged = [_Merged() for _ in range(2, order + 1)]
-    for start in range(0, len(ids), chunk):
-        window = np.asarray(ids[start : start + chunk + order - 1], dtype=np.int64)
+    for read in heap.read_once(ids, chunk, order - 1):  # each id read once (twice in the overlap)
+        window = np.asarray(read, dtype=np.int64)
         unigrams += np.bincount(window[:chunk], minlength=vocab_size)
         for n, counts in enumerate(merged, start=2):
             counts.add(*_unique_grams(window[: chunk + n - 1], n, vocab_size))
@@ -36,9 +36,9 @@ class _Merged:
     """Sorted distinct codes with their counts, merged from per-chunk counts. The chunks wait until they hold
     a quarter as many codes as the merged ones (so each merged code moves a bounded number of times on
     average: time linear in what is added), are summed among themselves, then merged in place: the arrays
-    grow by realloc (no copy for large ones) and the old codes move to their new places from the back, a
-    block at a time, so memory stays within about 1.5 times the distinct codes (with the room to grow and
-    the waiting chunks) plus a chunk."""
+    grow by realloc to exactly what they hold (remapped, not copied, once heap.map_big_blocks has run) and
+    the old codes move to their new places from the back, a block at a time, so memory stays within about
+    1.25 times the distinct codes (with the waiting chunks) plus the sum's and a block's temporaries."""
 
     def __init__(self) -> None:
         self.codes, self.counts = np.zeros(0, np.int64), np.zeros(0, np.int64)  # the first n are used
@@ -54,24 +54,24 @@ class _Merged:
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         self._merge()
-        for array in (self.codes, self.counts):
-            array.resize(self.n, refcheck=False)  # no view of them exists
         return self.codes, self.counts
 
     def _merge(self) -> None:
         if not self.waiting:
             return
-        codes, counts = _summed(self.waiting) if len(self.waiting) > 1 else self.waiting[0]
-        self.waiting, self.size, n = [], 0, self.n
+        codes, counts = _summed(self.waiting)  # which empties the list: the chunks go as they are summed
+        self.size, n = 0, self.n
         pos = np.searchsorted(self.codes[:n], codes)
         found = pos < n
         found[found] = self.codes[pos[found]] == codes[found]
         self.counts[pos[found]] += counts[found]  # distinct codes: distinct positions
-        new = ~found
-        pos, codes, counts = pos[new], codes[new], counts[new]  # pos: how many old codes come before each
-        if n + len(codes) > len(self.codes):
-            for array in (self.codes, self.counts):
-                array.resize(max(n + len(codes), len(self.codes) * 5 // 4), refcheck=False)
+        new = np.logical_not(found, out=found)
+        pos = pos[new]  # how many old codes come before each new code
+        codes = codes[new]
+        counts = counts[new]
+        del new, found
+        for array in (self.codes, self.counts):  # grown by remapping, with no room to spare (see heap.py)
+            array.resize(n + len(codes), refcheck=False)
         for hi in range(n, 0, -MOVE_BLOCK):  # old code i goes to i + (new codes before it); dest >= source
             lo = max(hi - MOVE_BLOCK, 0)
             first, last = np.searchsorted(pos, [lo, hi])  # the new codes going before old codes lo .. hi - 1
@@ -86,13 +86,18 @@ class _Merged:
 
 
 def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Several (sorted distinct codes, counts) as one."""
+    """Several (sorted distinct codes, counts) as one, emptying `parts` as soon as they are copied."""
+    if len(parts) == 1:
+        return parts.pop()
     codes = np.concatenate([c for c, _ in parts])
     counts = np.concatenate([n for _, n in parts])
+    parts.clear()
     if not len(codes):
         return codes, counts
     order = np.argsort(codes, kind="stable")
-    codes, counts = codes[order], counts[order]
+    codes = codes[order]
+    counts = counts[order]
+    del order
     starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
     return codes[starts], np.add.reduceat(counts, starts)
 

@@ -133,7 +133,8 @@ def markdown(info: dict, header: list[str]) -> str:
         "`ngram_memory.json`)",
         "- what runs: train's steps around the LSTM, without it (see `benchmarks/ngram_memory.py`): reading "
         "and encoding, windows, the held-out and the final modified Kneser-Ney trigram, saved as .npy files; "
-        "peak RSS by `/usr/bin/time -v`; RSS at the end from /proc (file-backed: the memory-mapped ids)",
+        "peak RSS by `/usr/bin/time -v`; RSS at the end from /proc (file-backed: the libraries, and the "
+        "pages of the memory-mapped ids still mapped, which the counting lets go once read)",
         "",
         "## This commit",
         "",
