@@ -38,22 +38,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from adapt_holdout import ngram_tuning  # noqa: E402
 from adapt_models import FILES, SEEDS, VARIANTS, model_name, write_splits  # noqa: E402
 from baselines import MostFrequentFollower, kneser_ney  # noqa: E402
 
 from autocomplete import memory, modelfile  # noqa: E402
 from autocomplete.adapt import Adaptation, AdaptParams  # noqa: E402
-from autocomplete.adapt_tune import target_probs, tune  # noqa: E402
 from autocomplete.adapted import params_of  # noqa: E402
 from autocomplete.blas import use_one_blas_thread  # noqa: E402
 from autocomplete.evaluate import Evaluation, evaluate, read_stream  # noqa: E402
 from autocomplete.evaluate_adapt import evaluate_adapted  # noqa: E402
 from autocomplete.inference import Predictor  # noqa: E402
-from autocomplete.ngram import KneserNey  # noqa: E402
 from autocomplete.wordcounts import Lexicon  # noqa: E402
 
 K = 3
-VAL_SHARE = 0.05  # the validation tail adapt_tune chooses MKN's rule on, as training does for the default
 FIGURES = ("perplexity", "top1", "top3", "top5", "ksr3")
 
 
@@ -81,13 +79,9 @@ def with_memory(first: Path, second: Path, model, params: AdaptParams, name: str
     return {"without": plain, "with": taught}
 
 
-def mkn_rule(train: Path, vocab, ngram_order: int = 3) -> AdaptParams:
+def mkn_rule(train: Path, vocab) -> AdaptParams:
     """The rule adapt_tune chooses for the n-gram alone on the train part's validation tail."""
-    tokens = read_stream(train)
-    ids = vocab.encode(tokens)
-    cut = int(len(ids) * (1 - VAL_SHARE))
-    base = Predictor(vocab, ngram_order - 1, None, KneserNey.fit(ids[:cut], len(vocab), ngram_order, None))
-    return tune(tokens[cut:], target_probs(base.batch_probs, ids, cut, ngram_order - 1), vocab).params
+    return ngram_tuning(read_stream(train), vocab)[2].params
 
 
 def halves(test: Path) -> tuple[Path, Path]:

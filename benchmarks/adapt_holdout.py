@@ -114,16 +114,21 @@ def _shown(vocab_p, local, lexicon, vocab, prefix, p, oov_all, k) -> bool:
     return above + int((local[oov] > p).sum()) < k
 
 
-def run_corpus(corpus: str) -> dict:
-    started = time.perf_counter()
-    tokens = train_tokens(corpus)
-    vocab = Vocabulary.build(Counter(tokens), 20000, 1)
+def ngram_tuning(tokens: list[str], vocab: Vocabulary):
+    """(the modified Kneser-Ney trigram of the first 95% of `tokens`, where its validation tail starts,
+    adapt_tune's choice on that tail)."""
     ids = vocab.encode(tokens)
     cut = int(len(tokens) * (1 - VAL_SHARE))
     kn = KneserNey.fit(ids[:cut], len(vocab), 3, discount=None)
     model = Predictor(vocab, 2, None, kn, cache_size=4096)
-    model_p = target_probs(model.batch_probs, ids, cut, 2)
-    tuning = tune(tokens[cut:], model_p, vocab)
+    return model, cut, tune(tokens[cut:], target_probs(model.batch_probs, ids, cut, 2), vocab)
+
+
+def run_corpus(corpus: str) -> dict:
+    started = time.perf_counter()
+    tokens = train_tokens(corpus)
+    vocab = Vocabulary.build(Counter(tokens), 20000, 1)
+    model, cut, tuning = ngram_tuning(tokens, vocab)
     half = cut + (len(tokens) - cut) // 2
     cache_only = AdaptParams(tuning.params.window, tuning.params.cache, Rule())
     rows = {
