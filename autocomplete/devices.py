@@ -265,13 +265,17 @@ def chief_decides(where: Placement):
     return decide
 
 
-def lost_worker(error: Exception) -> str:
+def lost_worker(error: Exception, cluster: Cluster | None = None) -> str:
     """The one line for a TensorFlow error that aborted the cluster's collective ops mid-training: which
-    task stopped answering, when TensorFlow names it."""
+    task stopped answering, when TensorFlow names it or, failing that, the first peer of `cluster` whose
+    address no longer takes a connection (TensorFlow's text depends on which op saw the loss first)."""
     text = re.sub(r"\{\{.*?\}\}\s*", "", str(error))  # TensorFlow's {{function_node ...}} prefix
     unhealthy = re.search(r"unhealthy[^/]*/job:(\w+)/replica:\d+/task:(\d+)", text)
+    silent = [] if unhealthy or cluster is None else [p for p in cluster.peers() if not _answers(p[2])]
     if unhealthy:
         what = f"{unhealthy[1]} {unhealthy[2]} of TF_CONFIG stopped answering during training"
+    elif silent:
+        what = f"{silent[0][0]} {silent[0][1]} of TF_CONFIG stopped answering during training"
     else:
         first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
         what = f"the cluster of TF_CONFIG failed during training ({first})"

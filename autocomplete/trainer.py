@@ -120,9 +120,10 @@ def _cluster_failures(config: TrainConfig):
     try:
         yield
     except lost as error:
-        if devices.cluster_for(config.strategy) is None:
+        cluster = devices.cluster_for(config.strategy)
+        if cluster is None:
             raise
-        raise ClusterError(devices.lost_worker(error)) from None
+        raise ClusterError(devices.lost_worker(error, cluster)) from None
 
 
 def epoch_callback(keras, tracker: EpochTracker, reporter, signals: Signals | None = None, decide=None):

@@ -163,6 +163,24 @@ def test_a_lost_worker_is_named_from_tensorflows_message():
     )
 
 
+def test_a_lost_worker_tensorflow_does_not_name_is_the_peer_that_no_longer_answers():
+    vague = RuntimeError("Graph execution error:\n\nsomething failed")
+    with socket.socket() as alive:
+        alive.bind(("127.0.0.1", 0))
+        alive.listen(1)
+        here, there = f"127.0.0.1:{free_port()}", f"127.0.0.1:{alive.getsockname()[1]}"
+        answering = devices.read_cluster(tf_config([here, there], 0))
+        assert devices.lost_worker(vague, answering) == (
+            "the cluster of TF_CONFIG failed during training (Graph execution error:): this process saved "
+            "nothing; start the training again on every host"
+        )
+    gone = devices.read_cluster(tf_config([here, there], 0))  # the listener is closed: nobody answers there
+    assert devices.lost_worker(vague, gone) == (
+        "worker 1 of TF_CONFIG stopped answering during training: this process saved nothing; start the "
+        "training again on every host"
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["auto", "default"])
 def test_on_one_cpu_auto_is_the_default_strategy_unscaled(monkeypatch, strategy):
