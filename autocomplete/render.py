@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 from rich.console import Console, ConsoleOptions, Group
 from rich.measure import Measurement
@@ -226,7 +227,8 @@ class RichReporter:
             transient=True,  # the per-epoch lines stay; the bar goes when training ends
         )
         self.task = None
-        self.epochs = 0
+        self.epochs = self.words = 0
+        self.epoch_began = 0.0
         self.bytes: Progress | None = None  # the bar of the pass reading the corpus, while one runs
 
     def phase(self, text: str) -> None:
@@ -245,8 +247,8 @@ class RichReporter:
             self.bytes.start()
         self.bytes.update(self.bytes.tasks[0].id, completed=done, total=total)
 
-    def start(self, epochs: int, steps: int) -> None:
-        self.epochs = epochs
+    def start(self, epochs: int, steps: int, words: int) -> None:
+        self.epochs, self.words, self.epoch_began = epochs, words, self._now()
         self.progress.start()
         self.task = self.progress.add_task("train", total=steps, epoch=1, epochs=epochs, loss="—", val="—")
 
@@ -256,13 +258,19 @@ class RichReporter:
     def epoch(self, epoch: int, loss: float, val_perplexity: float | None, improved: bool) -> None:
         val = "—" if val_perplexity is None else f"{val_perplexity:.1f}"
         mark = "[green]✓ best[/green]" if improved else "[dim]no better[/dim]"
+        now, began = self._now(), self.epoch_began
+        rate = f"  {self.words / (now - began):,.0f} words/s" if now > began else ""
+        self.epoch_began = now
         self.progress.console.print(
-            f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. perplexity {val}  {mark}"
+            f"epoch {epoch:>2}/{self.epochs}  loss {loss:.3f}  val. perplexity {val}{rate}  {mark}"
         )
         # reset() restarts the bar's clock for the next epoch's ETA; it replaces all the fields.
         self.progress.reset(
             self.task, epoch=min(epoch + 1, self.epochs), epochs=self.epochs, val=val, loss="—"
         )
+
+    def _now(self) -> float:
+        return (self.get_time or time.monotonic)()
 
     def close(self) -> None:
         self._close_reading()

@@ -38,7 +38,7 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     devices.fit_under(model, config.context)
     tracker = EpochTracker(config.patience, validation)
     callback = epoch_callback(keras, tracker, reporter, signals, devices.chief_decides(where))
-    reporter.start(config.epochs, math.ceil(n_train / where.batch_size))
+    reporter.start(config.epochs, math.ceil(n_train / where.batch_size), n_train)
     stopped = False
     try:
         arrays = (contexts[:n_train], targets[:n_train])
@@ -68,7 +68,7 @@ def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Sign
             optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate / 3),
             loss="sparse_categorical_crossentropy",
         )
-    reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size))
+    reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size), len(targets))
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
     try:
         order = config.seed + 1  # the pipeline's epochs in orders of their own, not the first training's

@@ -69,7 +69,7 @@ class EpochLog:
         self.epochs, self.started = [], time.monotonic()
 
     def phase(self, text: str) -> None: ...
-    def start(self, epochs: int, steps: int) -> None:
+    def start(self, epochs: int, steps: int, words: int) -> None:
         self.started = time.monotonic()
 
     def batch(self, epoch: int, step: int, loss: float) -> None: ...

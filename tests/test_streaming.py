@@ -126,6 +126,27 @@ def test_the_progress_bar_shows_the_bytes_read_and_the_rate():
     assert out.getvalue().endswith("… Loading TensorFlow\n") and reporter.bytes is None
 
 
+def test_each_epoch_line_shows_the_words_per_second():
+    import io
+
+    from rich.console import Console
+
+    from autocomplete import render
+
+    out, clock = io.StringIO(), iter([10.0, 12.0, 16.0])  # epoch 1 takes 2 s, epoch 2 takes 4 s
+    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    reporter = render.RichReporter(console, get_time=lambda: next(clock))
+    reporter.start(2, 10, 5000)
+    reporter.epoch(1, 5.5, 300.0, True)
+    reporter.epoch(2, 5.4, 310.0, False)
+    reporter.close()
+    lines = [line.rstrip() for line in out.getvalue().splitlines() if line.startswith("epoch")]
+    assert lines == [
+        "epoch  1/2  loss 5.500  val. perplexity 300.0  2,500 words/s  ✓ best",
+        "epoch  2/2  loss 5.400  val. perplexity 310.0  1,250 words/s  no better",
+    ]
+
+
 def test_the_summary_names_ten_files_and_counts_the_rest(tmp_path):
     import io
 
