@@ -413,16 +413,23 @@ def _evaluate_adapted(textfile, info, predictor, top_k, as_json, unadapted, mode
 @app.command()
 @friendly_errors
 def learn(
-    files: Annotated[list[Path], typer.Argument(help="Text files to learn from.", show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Text files, folders (their text files, recursively) or quoted globs to learn from.",
+            show_default=False,
+        ),
+    ],
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
     ] = None,
 ) -> None:
     """Add the text of files to a model's personal memory (kept across sessions and retraining)."""
     from autocomplete import adapted, render_adapt
+    from autocomplete.training_ui import expanded
 
     info = store.find(model)
-    files = _read_once(files)
+    files = expanded(_read_once(files), stdout_console())
     with render_adapt.FileProgress(stderr_console()) as progress:
         learned = adapted.learn(info.name, files, progress.update)
     stdout_console().print(render_adapt.learned_line(learned))
