@@ -211,6 +211,15 @@ def train(
             show_default=_default("cluster_timeout"),
         ),
     ] = None,
+    prune: Annotated[
+        str | None,
+        typer.Option(
+            help="Drop the n-gram's rare n-grams, as KenLM's --prune: 'auto' (the top order's seen once, "
+            "above 25M tokens), 0 (none), N (the top order's seen at most N times) or one count per order "
+            "2..N (B,T for the trigram).",
+            show_default=_default("prune"),
+        ),
+    ] = None,
 ) -> None:
     """Learn a next-word model from text files and save it in the model store.
 
@@ -226,7 +235,7 @@ def train(
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
         learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
         ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed, strategy=strategy,
-        cluster_timeout=cluster_timeout,
+        cluster_timeout=cluster_timeout, prune=prune,
     )  # fmt: skip
     result = train_with_progress(_read_once(files) if files else None, settings, out, name=name, force=force)
     out.print(render.training_summary(result))
@@ -404,16 +413,23 @@ def _evaluate_adapted(textfile, info, predictor, top_k, as_json, unadapted, mode
 @app.command()
 @friendly_errors
 def learn(
-    files: Annotated[list[Path], typer.Argument(help="Text files to learn from.", show_default=False)],
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Text files, folders (their text files, recursively) or quoted globs to learn from.",
+            show_default=False,
+        ),
+    ],
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Model name (default: the most recent).")
     ] = None,
 ) -> None:
     """Add the text of files to a model's personal memory (kept across sessions and retraining)."""
     from autocomplete import adapted, render_adapt
+    from autocomplete.training_ui import expanded
 
     info = store.find(model)
-    files = _read_once(files)
+    files = expanded(_read_once(files), stdout_console())
     with render_adapt.FileProgress(stderr_console()) as progress:
         learned = adapted.learn(info.name, files, progress.update)
     stdout_console().print(render_adapt.learned_line(learned))

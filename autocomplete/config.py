@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from autocomplete.errors import UsageError
 
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")  # --strategy, as devices.py makes them
+PRUNE_AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class TrainConfig:
     # each take batch_size windows a step, and the learning rate grows with them (devices.scaled).
     strategy: str = "auto"
     cluster_timeout: float = 120.0  # seconds to wait for every worker of TF_CONFIG before giving up
+    # The n-gram's pruning, KenLM's --prune: "auto" (train.py's size rule), "N" (drop the top order's n-grams
+    # seen at most N times; "0" keeps all) or one count per order 2..N ("B,T" for the trigram).
+    prune: str = PRUNE_AUTO
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -48,6 +52,35 @@ class TrainConfig:
     def from_json(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def ngram_order(self) -> int:
+        """The n-gram's order: the context's words (at most MAX_ORDER - 1 of them) and the next."""
+        from autocomplete.ngram import MAX_ORDER  # numpy: not on the CLI's import path
+
+        return min(self.context, MAX_ORDER - 1) + 1
+
+    def prune_counts(self) -> tuple[int, ...] | None:
+        """--prune as KneserNey.fit's `prune`: per order 2..ngram_order, the count at or below which an
+        n-gram is dropped; None for "auto". A UsageError for a value that is not one of those."""
+        text = str(self.prune).strip()
+        if text == PRUNE_AUTO:
+            return None
+        parts = [part.strip() for part in text.split(",")]
+        if not all(part.isascii() and part.isdigit() for part in parts):
+            raise UsageError(
+                f"--prune must be auto, a count of 0 or more, or one count per n-gram order (e.g. 1 or 0,1; "
+                f"got {self.prune!r})"
+            )
+        counts, order = tuple(int(part) for part in parts), self.ngram_order
+        if len(counts) == 1:
+            return (0,) * (order - 2) + counts
+        if len(counts) != order - 1:
+            many = "one count" if order == 2 else f"one count or {order - 1} (one per order 2..{order})"
+            raise UsageError(
+                f"--prune takes {many} for the {order}-gram of --context {self.context} (got {self.prune!r})"
+            )
+        return counts
 
     def validated(self) -> TrainConfig:
         """Self, or a UsageError naming the first option out of range."""
@@ -80,6 +113,7 @@ class TrainConfig:
         for name in ("patience", "refit_epochs"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
+        self.prune_counts()
         return self
 
 

@@ -22,13 +22,13 @@ from autocomplete.config import TrainConfig
 from autocomplete.corpus import CorpusFile
 from autocomplete.errors import CorpusError, Interrupted
 from autocomplete.inference import LstmWeights, Predictor
-from autocomplete.ngram import MAX_ORDER, KneserNey
+from autocomplete.ngram import KneserNey
 from autocomplete.validation import EpochTracker, Validation
 from autocomplete.vocab import Vocabulary
 
 MAX_TUNING_TOKENS = 20_000  # the validation tail's last tokens the adaptation is tuned on: a few seconds
-# Above this many tokens the n-gram drops its trigrams seen once, so that the saved n-gram of a 1 GB corpus
-# stays a few hundred MB (benchmarks/results/ngram_scale.md); below, nothing is pruned.
+# --prune auto: above this many tokens the n-gram drops its top order's n-grams seen once, so that the
+# saved n-gram of a 1 GB corpus stays a few hundred MB (benchmarks/results/ngram_scale.md); below, none.
 PRUNE_ABOVE_TOKENS = 25_000_000
 
 # The steps of a training, as TrainResult.interrupted_during names them.
@@ -192,13 +192,14 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
 
 
 def _ngram(corpus: dataset.PreparedCorpus, config: TrainConfig, ids: np.ndarray) -> KneserNey | None:
-    """The n-gram mixed in (None with --no-ngram): modified Kneser-Ney, three discounts per order; on a corpus
-    over PRUNE_ABOVE_TOKENS, the held-out and the final one alike without the top order's singletons."""
+    """The n-gram mixed in (None with --no-ngram): modified Kneser-Ney, three discounts per order, pruned by
+    --prune; the held-out and the final one alike (with auto, the whole corpus's size decides for both)."""
     if not config.ngram:
         return None
-    prune = 1 if len(corpus.ids) > PRUNE_ABOVE_TOKENS else 0
-    order = min(config.context, MAX_ORDER - 1) + 1
-    return KneserNey.fit(ids, len(corpus.vocab), order, discount=None, prune=prune)
+    prune = config.prune_counts()
+    if prune is None:
+        prune = 1 if len(corpus.ids) > PRUNE_ABOVE_TOKENS else 0
+    return KneserNey.fit(ids, len(corpus.vocab), config.ngram_order, discount=None, prune=prune)
 
 
 def _scores(vocab: Vocabulary, lstm: LstmWeights, held_out: KneserNey | None, weight: float, val_x, val_y):

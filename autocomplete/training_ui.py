@@ -1,7 +1,7 @@
 """Training as the front ends run it (`autocomplete train`, `autocomplete repl --train-default`): the
 bundled corpus when no file is given, directories and globs expanded to their text files (with what was
-skipped shown), a rich progress bar on the caller's console, and what to tell the user when they interrupted
-it. TensorFlow is imported only inside `train_with_progress`.
+skipped shown; `learn` expands its files the same way), a rich progress bar on the caller's console, and
+what to tell the user when they interrupted it. TensorFlow is imported only inside `train_with_progress`.
 """
 
 from __future__ import annotations
@@ -38,17 +38,25 @@ def train_with_progress(
 
 
 def _expanded(given: list[Path], console: Console, name: str | None) -> tuple[list[Path], str | None]:
-    """The files to read (sources.expand), the count of what was skipped shown when a folder or a pattern
-    was given, and the model's name: the given one, else the first folder's or file's."""
-    from autocomplete import sources, store
+    """The files to read (expanded) and the model's name: the given one, else the first folder's or file's."""
+    from autocomplete import store
+
+    files = expanded(given, console)
+    if name is None and Path(given[0]).is_dir():
+        name = store.name_from_path(Path(given[0]).resolve())
+    return files, name
+
+
+def expanded(given: list[Path], console: Console) -> list[Path]:
+    """The files to read (sources.expand: folders and globs too), with the count of what was skipped shown
+    when a folder or a pattern was given; `train` and `learn` read their files through this."""
+    from autocomplete import sources
 
     files, skipped = sources.expand(given)
     if files != [Path(g) for g in given] or skipped:
         counted = f"{len(files):,} file{'s' * (len(files) != 1)} to read, {sources.describe(skipped)}"
         console.print(Text.assemble(("…", "dim"), " ", counted))
-    if name is None and Path(given[0]).is_dir():
-        name = store.name_from_path(Path(given[0]).resolve())
-    return files, name
+    return files
 
 
 def interrupted_message(result) -> str:

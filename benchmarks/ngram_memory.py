@@ -47,20 +47,30 @@ def stage(path: Path, out: Path) -> dict:
     from autocomplete.config import TrainConfig
 
     config, marks, started = TrainConfig(), {}, time.perf_counter()
+    passes: dict[str, float] = {}  # each reading pass's name -> when it last told its progress
     streamed = getattr(dataset, "streamed", None)
     if streamed is None:  # the old code: the ids in memory
         corpus_context = contextlib.nullcontext(dataset.prepare([path], config))
     else:
-        corpus_context = streamed([path], config, workdir=out)
+
+        def tell(step: str, done: int, total: int) -> None:
+            passes[step] = time.perf_counter()
+
+        corpus_context = streamed([path], config, workdir=out, progress=tell)
     with corpus_context as corpus:
         marks["read_s"], marks["after_reading"] = time.perf_counter() - started, _status()
+        if passes:  # the first pass ends with its last chunk; the second then encodes
+            marks["count_s"] = passes[dataset.COUNTING] - started
+            marks["ids_bytes"] = sum(f.stat().st_size for f in out.rglob("*.npy"))  # the one file: the ids
+        phase = time.perf_counter()
         contexts, targets = dataset.windows(corpus.ids, config.context)
         n_train = len(targets) - dataset.validation_size(len(targets), config.val_split)
         dataset.lstm_vocab_size(corpus, config)
         seen = corpus.ids[: n_train + config.context]
         held_out = train._ngram(corpus, config, seen)
         dataset.unseen_as_unknown(targets[n_train:], seen)
-        marks["after_held_out"] = _status()
+        marks["held_out_s"], marks["after_held_out"] = time.perf_counter() - phase, _status()
+        phase = time.perf_counter()
         if streamed is not None:
             from autocomplete import heap
 
@@ -68,7 +78,8 @@ def stage(path: Path, out: Path) -> dict:
             heap.give_back()
         final = train._ngram(corpus, config, corpus.ids)
         marks["ngram_s"] = time.perf_counter() - started - marks["read_s"]
-        marks["after_final"] = _status()
+        marks["final_s"], marks["after_final"] = time.perf_counter() - phase, _status()
+        phase = time.perf_counter()
         folder = out / "ngram"
         folder.mkdir()
         for name, array in final.to_arrays().items():  # the arrays the model folder holds, uncompressed
@@ -76,6 +87,7 @@ def stage(path: Path, out: Path) -> dict:
         for m, left in enumerate(final._left, start=1):
             np.save(folder / f"l{m}_left.npy", np.asarray(left))
         saved = sum(p.stat().st_size for p in folder.iterdir())
+        marks["save_s"] = time.perf_counter() - phase
     return {"bytes": path.stat().st_size, "tokens": int(len(corpus.ids)), "vocab": len(corpus.vocab),
             "saved_bytes": saved, **marks}  # fmt: skip
 
@@ -86,7 +98,8 @@ def run_prefix(path: Path, out: Path, code: Path) -> dict:
     command = ["/usr/bin/time", "-v", sys.executable, str(HERE / "ngram_memory.py"), str(path), str(out)]
     done = subprocess.run(command, capture_output=True, text=True, check=True, env=env, cwd=code)
     rss = next(line for line in done.stderr.splitlines() if "Maximum resident set size" in line)
-    return {**json.loads(done.stdout), "peak_rss_kb": int(rss.split()[-1])}
+    wall = next(line for line in done.stderr.splitlines() if "Elapsed (wall clock)" in line)
+    return {**json.loads(done.stdout), "peak_rss_kb": int(rss.split()[-1]), "wall": wall.split()[-1]}
 
 
 def growth(prefixes: list[Path], folder: Path, code: Path, label: str) -> list[dict]:

@@ -106,12 +106,59 @@ def test_learn_refuses_bad_files_as_train_does(make_model, tmp_path, corpus_file
         path.write_bytes(b"\x00\x01\x02" * 100)
     trained = run("train", str(path), "--name", "x")
     assert trained.exit_code == ExitStatus.ERROR
-    message = trained.stderr.strip()
-    if kind == "directory":  # train reads a folder's text files (here none); learn takes files alone
-        message = f"error: {path} is a directory: give the text files inside it instead"
+    message = trained.stderr.strip()  # a folder (here an empty one) too: learn reads its text files as train
     learned = run("learn", str(corpus_file), str(path), "--model", "m")  # the good file is not learned either
     assert_one_line_error(learned, ExitStatus.ERROR, message.removeprefix("error: "))
     assert memory.words_learned("m") == 0
+
+
+SAILED = "We sailed on the Quixotic.\n\nThe Quixotic sank.\n\nThe cat sat.\n"  # 11 words, 3 paragraphs
+
+
+def test_learn_reads_a_folders_text_files_and_counts_what_it_skipped(make_model, tmp_path):
+    make_model("m")
+    folder = tmp_path / "notes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "sailed.txt").write_text(SAILED, encoding="utf-8")
+    (folder / "blob.dat").write_bytes(b"\x00\x01\x02" * 100)
+    (folder / ".draft.txt").write_text("Zorblax met Zorblax.\n", encoding="utf-8")
+    result = run("learn", str(folder), "--model", "m")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "… 1 file to read, 2 skipped: 1 binary (NUL bytes), 1 hidden",
+        "Learned 11 words (3 paragraphs, 1 file) into the memory of m",
+    ]
+    assert memory.words_learned("m") == 11
+    assert words(predict_json("the Zo")) == []  # the hidden file was not learned
+
+
+def test_learn_reads_the_files_a_quoted_glob_matches(make_model, tmp_path):
+    make_model("m")
+    (tmp_path / "a.md").write_text(SAILED, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Zorblax met Zorblax.\n", encoding="utf-8")
+    result = run("learn", str(tmp_path / "*.md"))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "… 1 file to read, 0 skipped",
+        "Learned 11 words (3 paragraphs, 1 file) into the memory of m",
+    ]
+    assert memory.words_learned("m") == 11
+
+
+def test_learn_of_a_folder_without_text_is_trains_one_line_and_learns_nothing(make_model, tmp_path):
+    make_model("m")
+    (tmp_path / "sailed.txt").write_text(SAILED, encoding="utf-8")
+    assert run("learn", str(tmp_path / "sailed.txt")).exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    result = run("learn", str(tmp_path / "sailed.txt"), str(empty))
+    message = f"{empty} has no text files (1 skipped: 1 binary extension): give files or a folder of UTF-8 "
+    message += "text"
+    assert_one_line_error(result, ExitStatus.ERROR, message)
+    assert result.stderr == f"error: {message}\n"
+    assert_one_line_error(run("train", str(empty)), ExitStatus.ERROR, message)  # train's line
+    assert memory.words_learned("m") == 11  # as before: the good file given with it was not learned again
 
 
 def test_learn_refuses_a_file_without_words(make_model, tmp_path, corpus_file):
