@@ -80,10 +80,11 @@ def split_typed(text: str) -> tuple[list[str], str]:
     # normalize() may change lengths (NFC), so split the normalized text, not the original.
     normalized = normalize(text)
     match = _word_being_typed(normalized)
+    # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1") and
+    # whether its last line is blank: tokenize it with a stand-in word where the next word will be (after a
+    # space when none is being typed), then drop the stand-in.
     if match is None:
-        return tokenize(normalized), ""
-    # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1"):
-    # tokenize it with a stand-in word where the prefix is, then drop the stand-in.
+        return tokenize(normalized + " x")[:-1], ""
     return tokenize(normalized[: match.start()] + "x")[:-1], match.group()
 
 

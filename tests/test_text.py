@@ -107,6 +107,8 @@ def test_tokenize_lines_streams_like_tokenize():
         ("to be or not to be,", ["to", "be", "or", "not", "to", "be"], ""),
         ("pi is 3.1", ["pi", "is", "3"], "1"),  # "3." is not a sentence end here
         ("the ca\n", ["the", "ca"], ""),
+        ("the ca\n_", ["the", "ca"], ""),  # a line blank so far: the next word on it starts no sentence
+        ("the ca\n\n", ["the", "ca", B], ""),  # a blank line does
         ("'quo", [], "quo"),
         ("हिन्दी भा", ["हिन्दी"], "भा"),
     ],
