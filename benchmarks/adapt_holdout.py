@@ -203,15 +203,19 @@ def report(results: list[dict], command: str, started: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    run_all(__doc__, "adapt_holdout", run_corpus, report)
+
+
+def run_all(doc: str, script: str, run_corpus, report) -> None:
+    """A benchmark's command line: `--corpus` (repeatable) and `--out`; each corpus's `run_corpus(name)`,
+    then `report(results, command, started)` to results/SCRIPT.md and the results to .json."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=list(FILES), action="append")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "adapt_holdout.md")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / f"{script}.md")
     args = parser.parse_args()
     use_one_blas_thread()
     started = time.strftime("%Y-%m-%d %H:%M %Z")
-    command = " ".join(["python benchmarks/adapt_holdout.py", *sys.argv[1:]])
+    command = " ".join([f"python benchmarks/{script}.py", *sys.argv[1:]])
     results = []
     for corpus in args.corpus or list(FILES):
         results.append(run_corpus(corpus))
