@@ -156,10 +156,23 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
-def report(results: list[dict], command: str, started: str) -> str:
+def provenance(command: str, started: str, load: float) -> dict:
+    """What a results file says about its run: date, commit, command, machine, load at the start and now."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())  # fmt: skip
+    return {"date": started, "commit": commit.stdout.strip(), "command": command, "load": load,
+            "load_at_end": os.getloadavg()[0],
+            "machine": f"{os.cpu_count()} cores (`nproc`), {cpu}"}  # fmt: skip
+
+
+def provenance_lines(run: dict) -> list[str]:
+    return [f"- date: {run['date']}; commit {run['commit']}; command `{run['command']}`",
+            f"- machine: {run['machine']}; one BLAS thread; load {run['load']:.2f} at the start, "
+            f"{run['load_at_end']:.2f} at the end"]  # fmt: skip
+
+
+def report(results: list[dict], run: dict) -> str:
     out = [
         "# Adaptation on validation parts (issue 15): the figures used for choosing",
         "",
@@ -167,8 +180,7 @@ def report(results: list[dict], command: str, started: str) -> str:
         "order; the base model is the modified Kneser-Ney trigram fitted on the other 95%. No test split was",
         "read. These figures chose W and the weights (they are not a held-out result).",
         "",
-        f"- date: {started}; commit {commit.stdout.strip()}; command `{command}`",
-        f"- machine: {os.cpu_count()} cores (`nproc`), {cpu}; one BLAS thread; load {os.getloadavg()[0]:.2f}",
+        *provenance_lines(run),
         "",
     ]
     for r in results:
@@ -203,21 +215,27 @@ def report(results: list[dict], command: str, started: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    run_all(__doc__, "adapt_holdout", run_corpus, report)
+
+
+def run_all(doc: str, script: str, run_corpus, report) -> None:
+    """A benchmark's command line: `--corpus` (repeatable) and `--out`; each corpus's `run_corpus(name)`,
+    then `report(results, provenance)` to results/SCRIPT.md, both to .json."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=list(FILES), action="append")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "adapt_holdout.md")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / f"{script}.md")
     args = parser.parse_args()
     use_one_blas_thread()
-    started = time.strftime("%Y-%m-%d %H:%M %Z")
-    command = " ".join(["python benchmarks/adapt_holdout.py", *sys.argv[1:]])
+    started, load = time.strftime("%Y-%m-%d %H:%M %Z"), os.getloadavg()[0]
+    command = " ".join([f"python benchmarks/{script}.py", *sys.argv[1:]])
     results = []
     for corpus in args.corpus or list(FILES):
         results.append(run_corpus(corpus))
         print(json.dumps(results[-1]["rows"], indent=1), file=sys.stderr)
-    args.out.write_text(report(results, command, started) + "\n", encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    run = provenance(command, started, load)
+    args.out.write_text(report(results, run) + "\n", encoding="utf-8")
+    with_run = {"run": run, "results": results}
+    args.out.with_suffix(".json").write_text(json.dumps(with_run, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
 
 
