@@ -110,6 +110,8 @@ def train(
             signals.phase = READING
             reporter.phase("Reading the corpus")
             corpus = ids.enter_context(dataset.streamed(paths, config, progress=reporter.reading))
+            if config.ngram:  # a minute or two at 1 GB: say what runs
+                reporter.phase("Counting the n-grams of the training part")
             data = _training_data(corpus, config)
             for note in data.corpus.notes:
                 reporter.phase(f"warning: {note}")
@@ -157,6 +159,8 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
     data.held_out = None  # its memory goes before the final n-gram is counted
     heap.give_back()
     signals.phase = NGRAM
+    if config.ngram:
+        reporter.phase("Counting the n-grams of all the text")
     predictor = Predictor(corpus.vocab, config.context, lstm, _ngram(corpus, config, corpus.ids), weight)
     refit_wanted = bool(len(data.val_y) and config.refit_epochs)
     refit_epochs = 0

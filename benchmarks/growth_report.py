@@ -20,7 +20,8 @@ def phases(events: list) -> dict[str, float]:
     end = events[-1][0]
     mixing, saving = at.get("Mixing", end), at.get("Saving", end)
     refit = next((t for t, kind, *rest in events if kind == "phase" and "more epoch" in rest[0]), saving)
-    return {"reading": at.get("Loading", 0.0), "epochs": mixing - at.get("Loading", 0.0),
+    reading = at.get("Counting", at.get("Loading", 0.0))  # the held-out n-gram's phase, where announced
+    return {"reading": reading, "epochs": mixing - reading,
             "mixing": refit - mixing, "refit": saving - refit, "saving": end - saving}  # fmt: skip
 
 
@@ -70,8 +71,8 @@ def markdown(rows: list[dict]) -> str:
         "",
         "Time per epoch is the median of the first training's epochs after the first (which also traces "
         "the graph), the per-epoch validation included; words/s is the training part (95%) over it. "
-        "Phases: reading (two passes and encoding), the first training's epochs (from TensorFlow's "
-        "import on), mixing (the held-out "
+        "Phases: reading (two passes and encoding), the first training's epochs (from the end of "
+        "reading: the held-out n-gram and TensorFlow's import included), mixing (the held-out "
         "n-gram, the mix weight, the adaptation's tuning, the final n-gram), the refit epochs, saving.",
         "",
         "| prefix | words | epochs (best) + refit | s / epoch | words/s | s / epoch per M words | reading "
