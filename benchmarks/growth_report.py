@@ -72,8 +72,8 @@ def markdown(rows: list[dict]) -> str:
         "Time per epoch is the median of the first training's epochs after the first (which also traces "
         "the graph), the per-epoch validation included; words/s is the training part (95%) over it. "
         "Phases: reading (two passes and encoding), the first training's epochs (from the end of "
-        "reading: the held-out n-gram and TensorFlow's import included), mixing (the held-out "
-        "n-gram, the mix weight, the adaptation's tuning, the final n-gram), the refit epochs, saving.",
+        "reading: the held-out n-gram and TensorFlow's import included), mixing (the mix weight's "
+        "scores, the adaptation's tuning, the final n-gram), the refit epochs, saving.",
         "",
         "| prefix | words | epochs (best) + refit | s / epoch | words/s | s / epoch per M words | reading "
         "| epochs | mixing | refit | saving | total | load |",
