@@ -17,7 +17,7 @@ from autocomplete.text import BOUNDARY, tokenize_lines
 
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 1 << 20
-GIVE_BACK_EVERY = 8 << 20  # bytes read between two heap.give_back(): glibc keeps the decoded lines' memory
+GIVE_BACK_EVERY = 1 << 20  # bytes read between two heap.give_back(): glibc keeps the decoded lines' memory
 
 
 @dataclass
