@@ -11,11 +11,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from autocomplete import heap
 from autocomplete.errors import CorpusError
 from autocomplete.text import BOUNDARY, tokenize_lines
 
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 1 << 20
+GIVE_BACK_EVERY = 1 << 20  # bytes read between two heap.give_back(): glibc keeps the decoded lines' memory
 
 
 @dataclass
@@ -101,14 +103,18 @@ def distinct(paths: list[Path]) -> tuple[list[Path], list[str]]:
 
 def read_lines(corpus_file: CorpusFile, on_read: Callable[[int], None] | None = None) -> Iterator[str]:
     """The file's lines, decoded; counts replaced bytes and computes the sha256 as it goes, and tells
-    `on_read` how many bytes each chunk held."""
+    `on_read` how many bytes each chunk held; memory stays that of a few chunks, whatever the file's size."""
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(corpus_file.encoding)(errors="replace")
-    replaced, pending = 0, ""
+    replaced, pending, unreturned = 0, "", 0
     try:
         with corpus_file.path.open("rb") as f:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
+                unreturned += len(chunk)
+                if unreturned >= GIVE_BACK_EVERY:  # else the freed heap grows with the text read
+                    heap.give_back()
+                    unreturned = 0
                 if on_read is not None:
                     on_read(len(chunk))
                 decoded = decoder.decode(chunk)

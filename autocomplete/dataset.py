@@ -138,7 +138,12 @@ def beyond_as_unknown(ids: np.ndarray, lstm_vocab_size: int) -> np.ndarray:
 def unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
     """Validation targets that the training part never shows become the unknown marker, which scoring counts
     but does not score: a model fitted on the training part cannot know them (the n-gram gives them 0, and so
-    does the LSTM's share of "other word"), while the final model, fitted on every line, does."""
-    seen = id_counts(seen_ids, int(targets.max(initial=0)) + 1) > 0
-    known = (targets < FIRST_WORD_ID) | seen[targets]
-    return np.where(known, targets, UNKNOWN_ID).astype(targets.dtype)
+    does the LSTM's share of "other word"), while the final model, fitted on every line, does. Done a chunk
+    at a time, the pages of a memory map let go: memory is the result's, (n,) like `targets`."""
+    top = max((int(part.max()) for part in heap.read_once(targets, _COUNT_CHUNK)), default=0)
+    seen = id_counts(seen_ids, top + 1) > 0
+    out, start = np.empty(len(targets), dtype=targets.dtype), 0
+    for part in heap.read_once(targets, _COUNT_CHUNK):
+        out[start : start + len(part)] = np.where((part < FIRST_WORD_ID) | seen[part], part, UNKNOWN_ID)
+        start += len(part)
+    return out

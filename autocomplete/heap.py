@@ -41,10 +41,11 @@ def map_big_blocks() -> bool:
 
 
 def drop_pages(array: np.ndarray) -> None:
-    """Let the system take back the pages of `array` if it is a slice of a read-only memory map of a file
-    (np.load's mmap_mode="r"): they stay in the page cache and come back on the next read, but stop counting
-    in this process's memory. Anything else is left alone (on memory of its own this would lose its data)."""
-    if not (isinstance(array, np.memmap) and array.mode == "r" and array.flags.c_contiguous and array.nbytes):
+    """Let the system take back the pages of `array` if it lies in a read-only memory map of a file (np.load's
+    mmap_mode="r"; a slice of one, or a view such as dataset.windows' targets): they stay in the page cache
+    and come back on the next read, but stop counting in this process's memory. Anything else is left alone
+    (on memory of its own this would lose its data)."""
+    if not (array.flags.c_contiguous and array.nbytes and _in_read_only_map(array)):
         return
     madvise, advice = _madvise(), getattr(mmap, "MADV_DONTNEED", None)
     if madvise is None or advice is None:
@@ -52,6 +53,17 @@ def drop_pages(array: np.ndarray) -> None:
     lo = array.ctypes.data // _PAGE * _PAGE  # whole pages: the mapping starts and ends on page boundaries
     hi = -(-(array.ctypes.data + array.nbytes) // _PAGE) * _PAGE
     madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), advice)
+
+
+def _in_read_only_map(array: np.ndarray) -> bool:
+    """Whether `array`'s bytes all lie in the buffer of a read-only np.memmap it is a view of."""
+    base = array
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)  # views chain to what they view (as_strided's through a holder)
+    if base is None or base.mode != "r":
+        return False
+    lo, start = array.ctypes.data, base.ctypes.data
+    return start <= lo and lo + array.nbytes <= start + base.nbytes
 
 
 def read_once(ids: np.ndarray, size: int, overlap: int = 0) -> Iterator[np.ndarray]:

@@ -88,11 +88,13 @@ class KneserNey:
             del codes  # before the totals are made: the codes are the largest array but the counts
             vals = _as_float(vals)
             totals = np.add.reduceat(vals, starts[:-1]) if len(vals) else np.zeros(0)
-            level = _Level(keys=keys, starts=starts, ids=followers, vals=vals, totals=totals)
-            del keys, starts, followers, vals, totals
             # Modified KN's discounts come from the counts of counts before pruning, which removes the rarest.
-            discounts.append([0.0, *(_chen_goodman(level.vals) if discount is None else (discount,) * 3)])
-            levels.append(_pruned(level, keep) if threshold else level)
+            discounts.append([0.0, *(_chen_goodman(vals) if discount is None else (discount,) * 3)])
+            level = {"keys": keys, "starts": starts, "ids": followers, "vals": vals, "totals": totals}
+            del keys, starts, followers, vals, totals  # the dict alone holds them: pruning replaces each
+            if threshold:
+                _prune(level, keep)
+            levels.append(_Level(**level))
             del level, keep
             heap.give_back()
         del grams
@@ -206,19 +208,19 @@ def _thresholds(prune: int | tuple[int, ...], order: int) -> tuple[int, ...]:
     return thresholds
 
 
-def _pruned(level: _Level, keep: np.ndarray) -> _Level:
-    """The level without the pairs not kept, (pairs,) bool. Each context keeps its total, so the mass of
-    its pruned followers goes to the shorter context (KneserNey.__init__'s `pruned`) and every distribution
+def _prune(level: dict[str, np.ndarray], keep: np.ndarray) -> None:
+    """Drop from a level's arrays (its _Level fields) the pairs not kept, (pairs,) bool, one array at a time
+    so that each old one goes as its pruned copy is made. Each context keeps its total, so the mass of its
+    pruned followers goes to the shorter context (KneserNey.__init__'s `pruned`) and every distribution
     still sums to one; a context left without followers goes, which backs off the same way."""
-    counts_left = np.add.reduceat(keep.astype(np.int64), level.starts[:-1]) if len(keep) else keep
+    starts = level["starts"]
+    counts_left = np.add.reduceat(keep, starts[:-1], dtype=np.int64) if len(keep) else keep.astype(np.int64)
     has = counts_left > 0
-    return _Level(
-        keys=level.keys[has],
-        starts=np.concatenate([[0], np.cumsum(counts_left[has])]).astype(np.int64),
-        ids=level.ids[keep],
-        vals=level.vals[keep],
-        totals=level.totals[has],
-    )
+    level["ids"] = level["ids"][keep]
+    level["vals"] = level["vals"][keep]
+    level["keys"] = level["keys"][has]
+    level["totals"] = level["totals"][has]
+    level["starts"] = np.concatenate([[0], np.cumsum(counts_left[has])]).astype(np.int64)
 
 
 def _group(codes: np.ndarray, vocab_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from autocomplete import heap
 
 COUNT_CHUNK = 1 << 18  # ids counted at a time: a few MB of int64 codes (and np.unique's copies) per chunk
 MOVE_BLOCK = 1 << 16  # merged codes moved to their new places at a time (and its temporaries)
+WAIT_RATIO = 8  # a merge waits for new codes 1 / WAIT_RATIO as many as the merged: smaller temporaries
 
 
 def count_grams(
@@ -33,12 +34,14 @@ def count_grams(
 
 
 class _Merged:
-    """Sorted distinct codes with their counts, merged from per-chunk counts. The chunks wait until they hold
-    a quarter as many codes as the merged ones (so each merged code moves a bounded number of times on
-    average: time linear in what is added), are summed among themselves, then merged in place: the arrays
-    grow by realloc to exactly what they hold (remapped, not copied, once heap.map_big_blocks has run) and
-    the old codes move to their new places from the back, a block at a time, so memory stays within about
-    1.25 times the distinct codes (with the waiting chunks) plus the sum's and a block's temporaries."""
+    """Sorted distinct codes with their counts, merged from per-chunk counts. A chunk's codes already merged
+    are counted at once; only its new ones wait, so a stream that repeats what it has seen holds nothing more
+    than its distinct codes. The new codes wait until they are 1 / WAIT_RATIO as many as the merged ones (so
+    each merged code moves a bounded number of times on average: time linear in what is added), are summed
+    among themselves, then merged in place: the arrays grow by realloc to exactly what they hold (remapped,
+    not copied, once heap.map_big_blocks has run) and the old codes move to their new places from the back, a
+    block at a time, so memory stays within about 1 + 1 / WAIT_RATIO times the distinct codes (with the
+    waiting ones) plus the sum's and a block's temporaries."""
 
     def __init__(self) -> None:
         self.codes, self.counts = np.zeros(0, np.int64), np.zeros(0, np.int64)  # the first n are used
@@ -47,9 +50,18 @@ class _Merged:
         self.size = 0
 
     def add(self, codes: np.ndarray, counts: np.ndarray) -> None:
-        self.waiting.append((codes, counts))
-        self.size += len(codes)
-        if 4 * self.size >= self.n:
+        """Count a chunk's distinct sorted codes (k,) int64, with their counts (k,) int64."""
+        if self.n:
+            pos = np.searchsorted(self.codes[: self.n], codes)
+            found = pos < self.n
+            found[found] = self.codes[pos[found]] == codes[found]
+            self.counts[pos[found]] += counts[found]  # distinct codes: distinct positions
+            new = np.logical_not(found, out=found)
+            codes, counts = codes[new], counts[new]
+        if len(codes):
+            self.waiting.append((codes, counts))
+            self.size += len(codes)
+        if WAIT_RATIO * self.size >= self.n:
             self._merge()
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
@@ -61,15 +73,7 @@ class _Merged:
             return
         codes, counts = _summed(self.waiting)  # which empties the list: the chunks go as they are summed
         self.size, n = 0, self.n
-        pos = np.searchsorted(self.codes[:n], codes)
-        found = pos < n
-        found[found] = self.codes[pos[found]] == codes[found]
-        self.counts[pos[found]] += counts[found]  # distinct codes: distinct positions
-        new = np.logical_not(found, out=found)
-        pos = pos[new]  # how many old codes come before each new code
-        codes = codes[new]
-        counts = counts[new]
-        del new, found
+        pos = np.searchsorted(self.codes[:n], codes)  # how many old codes come before each (new) code
         for array in (self.codes, self.counts):  # grown by remapping, with no room to spare (see heap.py)
             array.resize(n + len(codes), refcheck=False)
         for hi in range(n, 0, -MOVE_BLOCK):  # old code i goes to i + (new codes before it); dest >= source

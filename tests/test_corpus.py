@@ -144,3 +144,16 @@ def test_files_never_run_sentences_into_each_other(tmp_path):
     second.write_text("\n\nsecond file. ", encoding="utf-8")
     tokens = list(read_tokens([check_file(first), check_file(second)]))
     assert tokens == ["no", "full", "stop", "at", "the", "end", BOUNDARY, "second", "file", BOUNDARY]
+
+
+def test_a_long_read_gives_the_heap_back_every_few_mib(tmp_path, monkeypatch):
+    path = tmp_path / "long.txt"
+    line = "the cat sat on the mat\n"
+    path.write_text(line * (5 * (1 << 20) // len(line) + 1))  # a little over 5 chunks of 1 MiB
+    given_back = []
+    real = corpus.heap.give_back
+    monkeypatch.setattr(corpus.heap, "give_back", lambda: (given_back.append(1), real()))
+    monkeypatch.setattr(corpus, "GIVE_BACK_EVERY", 2 << 20)
+    lines = sum(1 for _ in read_lines(check_file(path)))
+    assert lines == 5 * (1 << 20) // len(line) + 2  # the text's lines and the empty one after the last
+    assert len(given_back) == 2  # after 2 and 4 MiB read

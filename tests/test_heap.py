@@ -13,6 +13,7 @@ import pytest
 
 from autocomplete import dataset, heap
 from autocomplete.ngram_counts import count_grams
+from autocomplete.vocab import UNKNOWN_ID
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
 
@@ -54,6 +55,30 @@ def test_counting_a_memory_map_leaves_none_of_its_pages_behind(mapped_ids):
     for (codes, counts), expected in zip(grams, count_grams(ids, 3, 50, chunk=1 << 16), strict=True):
         np.testing.assert_array_equal(codes, expected[0])
         np.testing.assert_array_equal(counts, expected[1])
+
+
+def test_the_pages_of_a_view_of_a_memory_map_are_let_go_too(mapped_ids):
+    ids, mapped = mapped_ids
+    _, targets = dataset.windows(mapped, 2)  # a view through np.asarray and as_strided, not an np.memmap
+    assert int(targets.sum(dtype=np.int64)) == int(ids[2:].sum(dtype=np.int64))
+    assert resident_kb(mapped) >= ids.nbytes // 1024 - 4
+    heap.drop_pages(targets)
+    assert resident_kb(mapped) == 0
+    np.testing.assert_array_equal(targets, ids[2:])
+
+
+def test_the_validation_targets_leave_none_of_the_maps_pages_behind(tmp_path):
+    ids = np.random.default_rng(0).integers(0, 50, size=1 << 20).astype(np.int32)  # 4 MiB, markers too
+    half = len(ids) // 2
+    ids[half:][ids[half:] == 49] = 60  # seen only in the validation tail
+    np.save(tmp_path / "ids.npy", ids)
+    mapped = np.load(tmp_path / "ids.npy", mmap_mode="r")
+    _, targets = dataset.windows(mapped, 2)
+    unknown = dataset.unseen_as_unknown(targets[half - 2 :], mapped[:half])
+    assert resident_kb(mapped) == 0
+    expected = np.where(ids[half:] == 60, UNKNOWN_ID, ids[half:])
+    np.testing.assert_array_equal(unknown, expected)
+    assert unknown.dtype == np.int32 and (unknown == UNKNOWN_ID).sum() > (ids[half:] == UNKNOWN_ID).sum()
 
 
 def test_arrays_of_their_own_memory_are_left_alone(mapped_ids, tmp_path):

@@ -204,3 +204,17 @@ def test_a_stream_shorter_than_the_order():
     model = KneserNey.fit(np.array([3, 4]), 6, 3)
     assert len(model.levels[1].keys) == 0 and (model.levels[0].vals == 0).all()
     assert model.next_word_probs([3, 4]).sum(dtype=np.float64) == pytest.approx(1.0)
+
+
+def test_codes_already_merged_are_counted_at_once_and_never_wait():
+    merged = ngram_counts._Merged()
+    merged.add(np.arange(0, 200, 2, dtype=np.int64), np.ones(100, dtype=np.int64))  # merged at once
+    merged.add(np.array([4, 10, 198], dtype=np.int64), np.array([2, 3, 4], dtype=np.int64))
+    assert merged.waiting == [] and merged.size == 0  # a repeated text's chunks hold nothing more
+    merged.add(np.array([5, 10], dtype=np.int64), np.array([1, 1], dtype=np.int64))
+    assert [codes.tolist() for codes, _ in merged.waiting] == [[5]] and merged.size == 1
+    codes, counts = merged.result()
+    np.testing.assert_array_equal(codes, np.concatenate([np.arange(0, 6, 2), [5], np.arange(6, 200, 2)]))
+    expected = np.ones(101, dtype=np.int64)
+    expected[[2, 6, 100]] = [3, 5, 5]  # 4, 10 (twice more) and 198
+    np.testing.assert_array_equal(counts, expected)
