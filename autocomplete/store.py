@@ -101,6 +101,9 @@ def list_models(verify: bool = False) -> list[ModelInfo]:
     return healthy + broken
 
 
+MAX_REPLACED_WHILE_READING = 100  # versions a load follows before it gives up
+
+
 def _read_link(link: Path, attempts: int = 5) -> ModelInfo:
     """Read models/NAME through its link; if the version folder vanishes under us (replaced), read the new
     one."""
@@ -122,20 +125,24 @@ def _read_info(path: Path, name: str | None = None) -> ModelInfo:
 
 
 def _check(info: ModelInfo, retries: int = 3) -> tuple[ModelInfo, Predictor | None]:
-    """The model's predictor, or the model with why it does not load (the one test of "healthy")."""
-    for attempt in range(retries + 1):
+    """The model's predictor, or the model with why it does not load (the one test of "healthy"). Files
+    vanishing while we read mean the model was replaced: read the new version, as long as the link moves
+    on (a model retrained over and over), and `retries` more times when it does not."""
+    misses = 0
+    for _ in range(MAX_REPLACED_WHILE_READING):
         if info.problem:
             return info, None
         try:
             return info, modelfile.load(info.folder, info.meta)
         except FileNotFoundError:
-            # Replaced while we read: the old version folder was deleted under us; read the new one.
-            if attempt == retries:
-                return replace(info, problem="its files vanished"), None
-            info = _read_link(info.path)
+            newer = _read_link(info.path)
+            misses += newer.folder == info.folder
+            if misses > retries:
+                break
+            info = newer
         except modelfile.LOAD_ERRORS as e:
             return replace(info, problem=_describe(e)), None
-    raise AssertionError("unreachable")
+    return replace(info, problem="its files vanished"), None
 
 
 def default_name(infos: list[ModelInfo]) -> str | None:
@@ -322,4 +329,3 @@ def _writable_models_dir() -> Path:
             "(set AUTOCOMPLETE_HOME to a writable folder)"
         ) from None
     return folder
-
