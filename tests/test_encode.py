@@ -115,6 +115,7 @@ STREAM = """
     from autocomplete.errors import AutocompleteError
     from autocomplete.vocab import Vocabulary
     corpus, workdir = Path(sys.argv[1]), Path(sys.argv[2])
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's background job starts it ignored
     counted = count_words([check_file(corpus)])
     vocab = Vocabulary.build(counted.counts)
 """
