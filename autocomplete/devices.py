@@ -253,7 +253,7 @@ def chief_decides(where: Placement):
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return None
 
-    @tf.function  # eager collectives would warn of their overhead
+    @tf.function(autograph=False)  # eager collectives warn of their overhead; autograph writes to $TMPDIR
     def summed(flags):
         return strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: flags), axis=None)
 

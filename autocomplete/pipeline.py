@@ -70,7 +70,8 @@ def windows_dataset(
     if shuffle:
         positions = _shuffled(tf, positions, n, seed)
     batches = math.ceil(len(shared) / batch_size)
-    rows = positions.map(lambda p: tf.numpy_function(gather, [p], tf.int32, stateful=False))
+    plain = tf.autograph.experimental.do_not_convert  # autograph would write each function to $TMPDIR
+    rows = positions.map(plain(lambda p: tf.numpy_function(gather, [p], tf.int32, stateful=False)))
     rows = rows.apply(tf.data.experimental.assert_cardinality(batches))
 
     def split(block):
@@ -79,7 +80,7 @@ def windows_dataset(
             block = tf.where(block < lstm_vocab, block, tf.constant(UNKNOWN_ID, tf.int32))
         return block[:, :context], block[:, context]
 
-    return rows.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return rows.map(plain(split), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def _shuffled(tf, positions, n: int, seed: int):
@@ -88,12 +89,13 @@ def _shuffled(tf, positions, n: int, seed: int):
     keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     seed = tf.constant(seed, tf.int64)
     last = tf.constant(n - 1, tf.int64)
+    plain = tf.autograph.experimental.do_not_convert
 
     def permuted(key):
         pair = tf.stack([seed, key])
-        return positions.map(lambda p: tf.random.experimental.index_shuffle(p, pair, last))
+        return positions.map(plain(lambda p: tf.random.experimental.index_shuffle(p, pair, last)))
 
-    return keys.flat_map(permuted)
+    return keys.flat_map(plain(permuted))
 
 
 def distributed_windows(strategy, ids: np.ndarray, context: int, start: int, stop: int, global_batch: int,
