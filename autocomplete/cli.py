@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.text import Text
 
 from autocomplete import gcpause, store
 from autocomplete.config import TrainConfig
-from autocomplete.errors import AutocompleteError, ExitStatus, Interrupted, UsageError
+from autocomplete.errors import AutocompleteError, ClusterError, ExitStatus, Interrupted, UsageError
 from autocomplete.shell_completion import ModelNamesGroup
 from autocomplete.suggest import MAX_TOP_K
 from autocomplete.text import MARKERS
@@ -66,6 +67,10 @@ def friendly_errors(command):
 
             message = Text.assemble(("error:", "bold red"), " ", one_line(str(error)))
             stderr_console().print(message)
+            if isinstance(error, ClusterError):  # TensorFlow's threads still wait on the lost peer, and
+                sys.stdout.flush()  # can hold the interpreter's exit for minutes: nothing is left to clean
+                sys.stderr.flush()
+                os._exit(error.status)
             raise typer.Exit(error.status) from None
         except KeyboardInterrupt:
             stderr_console().print(Text("interrupted", style="yellow"))
