@@ -83,9 +83,8 @@ def split_typed(text: str) -> tuple[list[str], str]:
     # What follows the context decides whether its last "." ends a sentence ("3.1" is not "3." + "1") and
     # whether its last line is blank: tokenize it with a stand-in word where the next word will be (after a
     # space when none is being typed), then drop the stand-in.
-    if match is None:
-        return tokenize(normalized + " x")[:-1], ""
-    return tokenize(normalized[: match.start()] + "x")[:-1], match.group()
+    before = normalized + " " if match is None else normalized[: match.start()]
+    return tokenize(before + "x")[:-1], match.group() if match else ""
 
 
 def typed_word(text: str) -> str:
