@@ -42,7 +42,7 @@ from autocomplete.evaluate import evaluate  # noqa: E402
 from autocomplete.inference import Predictor  # noqa: E402
 from autocomplete.ngram import KneserNey  # noqa: E402
 
-CORPORA = (ROOT.parent / "shared" / "corpora").resolve()
+CORPORA = Path(os.environ.get("CORPORA", ROOT.parent / "shared" / "corpora")).resolve()
 LOG = HERE / "results" / "holdout.jsonl"
 HELD_OUT = 0.1  # the train part's last tenth of lines is held out
 
