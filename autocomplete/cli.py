@@ -157,6 +157,13 @@ def train(
     learning_rate: Annotated[
         float | None, typer.Option(help="Adam's learning rate.", show_default=_default("learning_rate"))
     ] = None,
+    epoch_words: Annotated[
+        int | None,
+        typer.Option(
+            help="Most words an epoch trains on: a bigger corpus trains each epoch on a fresh random sample.",
+            show_default=_default("epoch_words"),
+        ),
+    ] = None,
     val_split: Annotated[
         float | None,
         typer.Option(
@@ -238,9 +245,9 @@ def train(
     settings = config.preset(
         preset, context=context, embedding_dim=embedding_dim, units=units, hidden=hidden, dropout=dropout,
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
-        learning_rate=learning_rate, val_split=val_split, max_vocab=max_vocab, min_count=min_count,
-        ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs, seed=seed, strategy=strategy,
-        cluster_timeout=cluster_timeout, prune=prune,
+        learning_rate=learning_rate, epoch_words=epoch_words, val_split=val_split, max_vocab=max_vocab,
+        min_count=min_count, ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs,
+        seed=seed, strategy=strategy, cluster_timeout=cluster_timeout, prune=prune,
     )  # fmt: skip
     result = train_with_progress(_read_once(files) if files else None, settings, out, name=name, force=force)
     out.print(render.training_summary(result))

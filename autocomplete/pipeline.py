@@ -34,38 +34,45 @@ def windows_dataset(
     shuffle: bool = True,
     lstm_vocab: int | None = None,
     shard: tuple[int, int] = (1, 0),
+    per_pass: int | None = None,
 ):
     """A `tf.data.Dataset` of (contexts (batch, context) int32, targets (batch,) int32): every window whose
     target index is in [start, stop), once per pass, the last batch short.
 
     shuffle=True: a fresh pseudo-random permutation of the windows on every pass (each `model.fit` epoch),
-    the same sequence of permutations for the same seed. The permutation is computed per index
+    the same sequence of permutations for the same seed. per_pass: a pass is only the first `per_pass`
+    windows of its permutation, a fresh random sample of the windows (without repeats) each pass; None or
+    at least the window count: all of them. The permutation is computed per index
     (`tf.random.experimental.index_shuffle`), so memory is O(batch) whatever the corpus size; the windows of
     each batch are read from `ids` with one numpy gather, so a memmap is read only where the batch touches.
     shuffle=False: the windows in order (validation).
     lstm_vocab: ids at or beyond it become the unknown marker in contexts and targets (the LSTM's outputs
     cover only the first `lstm_vocab` ids); None keeps them.
     shard=(count, index): only the positions index, index + count, ... of each pass's order below
-    count * (n // count), so `count` input pipelines with the same seed share out the windows once each,
-    all in the same number of batches of the same sizes (the workers' collective steps must pair up; a
-    pass leaves out at most count - 1 windows, different ones each shuffled pass).
+    count * (drawn // count) (drawn: the pass's windows), so `count` input pipelines with the same seed
+    share out the windows once each, all in the same number of batches of the same sizes (the workers'
+    collective steps must pair up; a pass leaves out at most count - 1 windows, different ones each
+    shuffled pass).
 
-    The dataset's cardinality is known (ceil(windows / batch_size)), so `model.fit` knows its steps."""
+    The dataset's cardinality is known (ceil(its windows / batch_size)), so `model.fit` knows its steps."""
     import tensorflow as tf
 
     windows = window_range(len(ids), context, start, stop)
     n, first = len(windows), windows.start
     count, index = shard
+    drawn = n if per_pass is None else min(n, per_pass)
     if n == 0:
         raise ValueError(f"no window has its target in [{start}, {stop}) of {len(ids)} ids")
-    if n < count:
-        raise ValueError(f"{n} windows cannot be shared out among {count} input pipelines")
+    if drawn < n and not shuffle:
+        raise ValueError("a pass of fewer windows than there are is a random sample: it needs shuffle")
+    if drawn < count:
+        raise ValueError(f"{drawn} windows cannot be shared out among {count} input pipelines")
     offsets = np.arange(context + 1, dtype=np.int64)
 
     def gather(starts: np.ndarray) -> np.ndarray:  # (b,) window indices -> (b, context + 1) ids
         return np.asarray(ids[(starts + first)[:, None] + offsets], dtype=np.int32)
 
-    shared = range(index, count * (n // count), count)
+    shared = range(index, count * (drawn // count), count)
     positions = tf.data.Dataset.range(shared.start, shared.stop, count).batch(batch_size)
     if shuffle:
         positions = _shuffled(tf, positions, n, seed)
@@ -99,20 +106,26 @@ def _shuffled(tf, positions, n: int, seed: int):
 
 
 def distributed_windows(strategy, ids: np.ndarray, context: int, start: int, stop: int, global_batch: int,
-                        seed: int, shuffle: bool = True, lstm_vocab: int | None = None):  # fmt: skip
-    """`windows_dataset` for `model.fit` under a `tf.distribute` strategy. On one host: the dataset in global
-    batches, which Keras splits among the local replicas. On several: one input pipeline per worker, each
-    reading only its share of every pass's windows (tf.data's automatic sharding would have every worker
-    read them all and drop the rest), in batches of global_batch / replicas for each of its replicas, the
-    same count of batches on every worker; its cardinality is unknown, so Keras counts the steps in the
-    first epoch."""
-    if strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):  # one host
-        return windows_dataset(ids, context, start, stop, global_batch, seed, shuffle, lstm_vocab)
+                        seed: int, shuffle: bool = True, lstm_vocab: int | None = None,
+                        per_pass: int | None = None):  # fmt: skip
+    """`windows_dataset` for `model.fit` under a `tf.distribute` strategy (the default one too). On one
+    host: the dataset in global batches, which Keras splits among the local replicas. On several: one
+    input pipeline per worker, each reading only its share of every pass's windows (tf.data's automatic
+    sharding would have every worker read them all and drop the rest), in batches of global_batch /
+    replicas for each of its replicas, the same count of batches on every worker; its cardinality is
+    unknown, so Keras counts the steps in the first epoch."""
+    import tensorflow as tf
+
+    several = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if not several or strategy.num_replicas_in_sync == len(strategy.extended.worker_devices):  # one host
+        return windows_dataset(ids, context, start, stop, global_batch, seed, shuffle, lstm_vocab,
+                               per_pass=per_pass)  # fmt: skip
 
     def pipeline(input_context):
         return windows_dataset(
             ids, context, start, stop, input_context.get_per_replica_batch_size(global_batch), seed, shuffle,
             lstm_vocab, shard=(input_context.num_input_pipelines, input_context.input_pipeline_id),
+            per_pass=per_pass,
         )  # fmt: skip
 
     return strategy.distribute_datasets_from_function(pipeline)

@@ -188,6 +188,8 @@ def training_summary(result) -> Table:
     table.add_row("vocabulary", vocabulary)
     table.add_row("parameters", f"{result.parameters:,}")
     epochs = f"{result.epochs_run} (best: {result.best_epoch})"
+    if result.sampled:
+        epochs += f" of {result.sampled:,} random words each"
     if result.refit_epochs:
         epochs += f", then {result.refit_epochs} on all the text"
     if result.interrupted:

@@ -72,15 +72,15 @@ class TrainResult:
     seconds: float
     saved: bool = True  # False on a worker of a cluster other than the chief: the chief saves the model
     replicas: int = 1  # model copies trained in step (devices × workers); the batch and rate scale with it
+    sampled: int | None = None  # the first training's epochs each trained on this many random words of
+    # the training part (config.epoch_words, when it has more); None: every epoch on all of it
 
 
 @dataclass
 class _TrainingData:
     corpus: dataset.PreparedCorpus
     lstm_vocab_size: int
-    contexts: np.ndarray  # (n, N) every window, as the LSTM sees it (rare words as the unknown marker)
-    targets: np.ndarray  # (n,) likewise
-    n_train: int  # the first n_train windows train; the rest (a tail) validate
+    n_train: int  # the first n_train windows of corpus.ids train; the rest (a tail) validate
     held_out: KneserNey | None  # the n-gram of the training part, for validation
     val_x: np.ndarray  # (n - n_train, N) the validation windows, as the n-gram sees them
     val_y: np.ndarray  # (n - n_train,) their targets; words the training part never shows as unknown
@@ -118,9 +118,8 @@ def train(
             reporter.phase("Loading TensorFlow")
             signals.phase = EPOCHS
             model, tracker, stopped = trainer.fit(
-                data.lstm_vocab_size, config, data.contexts, data.targets, data.n_train, data.validation,
-                reporter, signals, data.corpus.ids,
-            )  # fmt: skip
+                data.lstm_vocab_size, config, corpus.ids, data.n_train, data.validation, reporter, signals
+            )
         except KeyboardInterrupt:
             raise Interrupted(trainer.NOTHING_SAVED) from None
         signals.keep_best()  # from here on a signal is recorded, and every step below still runs
@@ -128,16 +127,18 @@ def train(
 
 
 def _training_data(corpus: dataset.PreparedCorpus, config: TrainConfig) -> _TrainingData:
-    contexts, targets = dataset.windows(corpus.ids, config.context)
-    n_train = len(targets) - dataset.validation_size(len(targets), config.val_split)
+    """The split of the windows and what validation needs; the training windows stay in corpus.ids (the
+    pipeline reads them from there), only the validation tail's are arrays."""
+    windows = max(0, len(corpus.ids) - config.context)
+    n_train = windows - dataset.validation_size(windows, config.val_split)
     lstm_vocab_size = dataset.lstm_vocab_size(corpus, config)
     # The n-gram of the training part, for the validation tail; the one that ships counts every line.
     seen = corpus.ids[: n_train + config.context]
     held_out = _ngram(corpus, config, seen)
-    val_x, val_y = contexts[n_train:], dataset.unseen_as_unknown(targets[n_train:], seen)
+    val_x, val_y = dataset.windows(corpus.ids[n_train:], config.context)  # windows n_train.. of corpus.ids
+    val_x, val_y = np.array(val_x), dataset.unseen_as_unknown(val_y, seen)
     return _TrainingData(
-        corpus, lstm_vocab_size, dataset.beyond_as_unknown(contexts, lstm_vocab_size),
-        dataset.beyond_as_unknown(targets, lstm_vocab_size), n_train, held_out, val_x, val_y,
+        corpus, lstm_vocab_size, n_train, held_out, val_x, val_y,
         Validation.build(val_x, val_y, lstm_vocab_size, len(corpus.vocab), held_out),
     )  # fmt: skip
 
@@ -168,7 +169,7 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
         signals.phase = REFIT
         more = "One more epoch" if config.refit_epochs == 1 else f"{config.refit_epochs} more epochs"
         reporter.phase(f"{more} on all the text, the validation part included")
-        if trainer.refit(config, data.contexts, data.targets, model, reporter, signals, corpus.ids):
+        if trainer.refit(config, corpus.ids, model, reporter, signals):
             refit_epochs = config.refit_epochs
             lstm = export_weights(model)
             predictor = Predictor(corpus.vocab, config.context, lstm, predictor.ngram, predictor.lstm_weight)
@@ -191,8 +192,12 @@ def _finish(name, force, config, data: _TrainingData, model, tracker: EpochTrack
         interrupted=interrupted_during is not None, interrupted_during=interrupted_during,
         refit_skipped=outcome["refit_skipped"], lstm_weight=predictor.lstm_weight, validation=validation,
         validation_lstm=validation_lstm, seconds=time.monotonic() - started, saved=saves,
-        replicas=outcome["replicas"],
+        replicas=outcome["replicas"], sampled=_sampled(config, data.n_train),
     )  # fmt: skip
+
+
+def _sampled(config: TrainConfig, n_train: int) -> int | None:
+    return config.epoch_words if n_train > config.epoch_words else None
 
 
 def _ngram(corpus: dataset.PreparedCorpus, config: TrainConfig, ids: np.ndarray) -> KneserNey | None:

@@ -17,12 +17,12 @@ from autocomplete.validation import EpochTracker, Validation
 NOTHING_SAVED = "training was interrupted before the first epoch finished: nothing was saved"
 
 
-def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: int,
-        validation: Validation | None, reporter, signals: Signals | None = None, ids=None):  # fmt: skip
-    """Train a new network on the first n_train windows (contexts (n, N), targets (n,)) with early stopping,
-    on the devices `config.strategy` names; under a distribution strategy the windows come from the id
-    stream `ids` (T,) through the tf.data pipeline instead. Returns (the Keras model holding the best epoch's
-    weights, its EpochTracker, whether a Ctrl-C stopped it); raises Interrupted if no epoch finished."""
+def fit(lstm_vocab_size: int, config: TrainConfig, ids, n_train: int, validation: Validation | None,
+        reporter, signals: Signals | None = None):  # fmt: skip
+    """Train a new network on the first n_train windows of the id stream `ids` (T,), read through the tf.data
+    pipeline, with early stopping, on the devices `config.strategy` names. Returns (the Keras model holding
+    the best epoch's weights, its EpochTracker, whether a Ctrl-C stopped it); raises Interrupted if no epoch
+    finished."""
     from autocomplete import devices
     from autocomplete.model import build_model, import_keras
 
@@ -38,11 +38,11 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     devices.fit_under(model, config.context)
     tracker = EpochTracker(config.patience, validation)
     callback = epoch_callback(keras, tracker, reporter, signals, devices.chief_decides(where))
-    reporter.start(config.epochs, math.ceil(n_train / where.batch_size), n_train)
+    words = min(n_train, config.epoch_words)
+    reporter.start(config.epochs, math.ceil(words / where.batch_size), words)
     stopped = False
     try:
-        arrays = (contexts[:n_train], targets[:n_train])
-        _epochs(model, where, config, callback, config.epochs, arrays, ids, n_train + config.context)
+        _epochs(model, where, config, callback, config.epochs, ids, n_train + config.context)
     except KeyboardInterrupt:
         stopped = True
     if callback.best_weights is None:
@@ -51,11 +51,10 @@ def fit(lstm_vocab_size: int, config: TrainConfig, contexts, targets, n_train: i
     return model, tracker, stopped
 
 
-def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Signals | None = None,
-          ids=None) -> bool:  # fmt: skip
-    """`config.refit_epochs` more epochs for the network validation chose, on every window (the validation
-    tail included, where some words occur and nowhere else), at a third of the learning rate. False if
-    interrupted, with the weights put back as validation chose them."""
+def refit(config: TrainConfig, ids, model, reporter, signals: Signals | None = None) -> bool:
+    """`config.refit_epochs` more epochs for the network validation chose, on every window of `ids` (the
+    validation tail included, where some words occur and nowhere else), at a third of the learning rate.
+    False if interrupted, with the weights put back as validation chose them."""
     from autocomplete import devices
     from autocomplete.model import import_keras
 
@@ -68,13 +67,12 @@ def refit(config: TrainConfig, contexts, targets, model, reporter, signals: Sign
             optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate / 3),
             loss="sparse_categorical_crossentropy",
         )
-    reporter.start(config.refit_epochs, math.ceil(len(targets) / where.batch_size), len(targets))
+    words = min(len(ids) - config.context, config.epoch_words)
+    reporter.start(config.refit_epochs, math.ceil(words / where.batch_size), words)
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)
     try:
         order = config.seed + 1  # the pipeline's epochs in orders of their own, not the first training's
-        _epochs(
-            model, where, config, callback, config.refit_epochs, (contexts, targets), ids, len(ids), order
-        )
+        _epochs(model, where, config, callback, config.refit_epochs, ids, len(ids), order)
     except KeyboardInterrupt:
         model.set_weights(keep)
         return False
@@ -90,20 +88,16 @@ def _placement(config: TrainConfig, reporter):
     return devices.placement(config.strategy, config.batch_size, config.learning_rate, config.cluster_timeout)
 
 
-def _epochs(model, where, config: TrainConfig, callback, epochs: int, arrays, ids, stop: int,
+def _epochs(model, where, config: TrainConfig, callback, epochs: int, ids, stop: int,
             seed: int | None = None) -> None:  # fmt: skip
-    """`epochs` of model.fit: on one device over the arrays (contexts (n, N), targets (n,)) as always, under
-    a distribution strategy over the windows of `ids` (T,) whose target index is below `stop`, shuffled per
-    epoch by the pipeline (fit's own shuffle cannot shuffle a dataset), in the strategy's batches."""
+    """`epochs` of model.fit over the windows of `ids` (T,) whose target index is below `stop`, read from it
+    (a memmap) by the pipeline a batch at a time: shuffled per epoch (fit's own shuffle cannot shuffle a
+    dataset), at most `config.epoch_words` of them an epoch, in the strategy's batches."""
     from autocomplete.pipeline import distributed_windows
 
-    if not where.distributed:
-        model.fit(*arrays, batch_size=config.batch_size, epochs=epochs, shuffle=True, verbose=0,
-                  callbacks=[callback])  # fmt: skip
-        return
     seed = config.seed if seed is None else seed
     data = distributed_windows(where.strategy, ids, config.context, 0, stop, where.batch_size, seed,
-                               lstm_vocab=model.output_shape[-1])  # fmt: skip
+                               lstm_vocab=model.output_shape[-1], per_pass=config.epoch_words)  # fmt: skip
     with _cluster_failures(config):
         model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[callback])
 

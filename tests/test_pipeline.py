@@ -22,7 +22,7 @@ def stream(n: int = 103, vocab: int = 40, seed: int = 0) -> np.ndarray:
 
 
 def expected(ids, context, start, stop, lstm_vocab=None):
-    """Today's windows: dataset.windows, sliced by target index, mapped as dataset.beyond_as_unknown does."""
+    """The course's windows: dataset.windows, sliced by target index, rare ids as the unknown marker."""
     contexts, targets = windows(ids, context)
     rows = slice(max(start, context) - context, max(0, min(stop, len(ids)) - context))
     x, y = contexts[rows], targets[rows]
@@ -120,6 +120,30 @@ def test_epochs_differ_and_a_seed_repeats_them():
     np.testing.assert_array_equal(one_pass(again)[0][:, 0], second)
     assert not np.array_equal(one_pass(other)[0][:, 0], first)
     assert sorted(first.tolist()) == list(range(498))
+
+
+@pytest.mark.slow
+def test_a_pass_of_per_pass_windows_is_a_fresh_sample_without_repeats():
+    ids = np.arange(1000, dtype=np.int32)  # window w starts with id w
+    dataset = windows_dataset(ids, CONTEXT, 0, len(ids), 64, seed=2, per_pass=300)
+    passes = [one_pass(dataset) for _ in range(3)]
+    for x, y, sizes in passes:
+        assert sizes == [64] * 4 + [44] and dataset.cardinality().numpy() == 5
+        assert len(set(x[:, 0].tolist())) == 300 and set(x[:, 0].tolist()) <= set(range(998))
+        np.testing.assert_array_equal(y, x[:, 0] + CONTEXT)  # whole windows, their own targets
+    first, second = (set(p[0][:, 0].tolist()) for p in passes[:2])
+    assert first != second
+    again = one_pass(windows_dataset(ids, CONTEXT, 0, len(ids), 64, seed=2, per_pass=300))[0]
+    np.testing.assert_array_equal(again, passes[0][0])
+
+
+@pytest.mark.slow
+def test_per_pass_beyond_the_windows_is_every_window_and_in_order_it_is_refused():
+    ids = stream(50)
+    x, y, _ = one_pass(windows_dataset(ids, CONTEXT, 0, len(ids), 8, seed=0, per_pass=10_000))
+    assert pairs(x, y) == pairs(*expected(ids, CONTEXT, 0, len(ids)))
+    with pytest.raises(ValueError, match="random sample: it needs shuffle"):
+        windows_dataset(ids, CONTEXT, 0, len(ids), 8, seed=0, shuffle=False, per_pass=10)
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -127,6 +128,7 @@ def test_only_punctuation_is_refused(tmp_path, store_home):
         ({"val_split": 0.7}, r"--val-split must be in \(0, 0.5\]"),
         ({"units": -3}, "--units must be at least 1"),
         ({"refit_epochs": -1}, "--refit-epochs must be 0 or more"),
+        ({"epoch_words": 0}, "--epoch-words must be at least 1"),
     ],
 )
 def test_bad_settings_are_refused(corpus_file, store_home, change, message):
@@ -151,7 +153,8 @@ def test_prepare(corpus_file):
 
 
 @pytest.mark.parametrize(
-    ("windows", "split", "size"), [(100, 0.1, 10), (1, 0.1, 0), (2, 0.5, 1), (3, 0.01, 1), (10, 0.5, 5)]
+    ("windows", "split", "size"),
+    [(100, 0.1, 10), (1, 0.1, 0), (2, 0.5, 1), (3, 0.01, 1), (10, 0.5, 5), (10**7, 0.05, 50_000)],
 )
 def test_validation_is_a_tail_of_at_least_one_window(windows, split, size):
     assert validation_size(windows, split) == size
@@ -451,17 +454,43 @@ def test_every_cli_option_reaches_the_saved_config(corpus_file, store_home):
         corpus_file, "--name", "opts", "--context", "3", "--embedding-dim", "6", "--units", "7", "--hidden",
         "5", "--dropout", "0.1", "--no-tie-embeddings", "--epochs", "1", "--patience", "2", "--batch-size",
         "128", "--learning-rate", "0.01", "--val-split", "0.2", "--max-vocab", "40", "--min-count", "2",
-        "--ngram", "--lstm-min-count", "4", "--refit-epochs", "1", "--seed", "9",
+        "--ngram", "--lstm-min-count", "4", "--refit-epochs", "1", "--seed", "9", "--epoch-words", "250",
     )  # fmt: skip
     info, predictor = store.load("opts")
     assert modelfile.config_of(info.meta) == TrainConfig(
         context=3, embedding_dim=6, units=7, hidden=5, dropout=0.1, tie_embeddings=False, epochs=1,
         patience=2, batch_size=128, learning_rate=0.01, val_split=0.2, max_vocab=40, min_count=2, ngram=True,
-        lstm_min_count=4, refit_epochs=1, seed=9,
+        lstm_min_count=4, refit_epochs=1, seed=9, epoch_words=250,
     )  # fmt: skip
     lstm = predictor.lstm
     assert (lstm.embedding.shape[1], lstm.lstm_recurrent.shape[0], lstm.hidden_kernel.shape[1]) == (6, 7, 5)
     assert predictor.context_size == 3 and len(predictor.vocab) <= len(MARKERS) + 40
+
+
+class Steps(SilentReporter):
+    def __init__(self):
+        self.started, self.batches = [], Counter()
+
+    def start(self, epochs, steps, words):
+        self.started.append((epochs, steps, words))
+
+    def batch(self, epoch, step, loss):
+        self.batches[len(self.started), epoch] += 1
+
+
+@pytest.mark.slow
+def test_an_epoch_trains_on_at_most_epoch_words_random_windows(corpus_file, store_home):
+    config = dataclasses.replace(TINY, epochs=2, patience=5, refit_epochs=1, batch_size=32, epoch_words=100)
+    reporter = Steps()
+    result = train([corpus_file], config, name="sampled", reporter=reporter)
+    assert reporter.started == [(2, 4, 100), (1, 4, 100)]  # 100 windows: 3 batches of 32 and one of 4
+    assert reporter.batches == {(1, 1): 4, (1, 2): 4, (2, 1): 4}
+    assert result.sampled == 100
+    summary = cli_train(corpus_file, "--name", "again", "--preset", "tiny", "--epochs", "1", "--epoch-words",
+                        "100").output  # fmt: skip
+    assert "1 (best: 1) of 100 random words each" in " ".join(summary.split())
+    everything = train([corpus_file], dataclasses.replace(config, epoch_words=10**6), name="all", force=True)
+    assert everything.sampled is None
 
 
 @pytest.mark.slow
