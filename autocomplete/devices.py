@@ -115,6 +115,7 @@ class Placement:
     batch_size: int  # the global batch, split among the replicas
     learning_rate: float
     chief: bool  # only the chief writes the model
+    distributed: bool  # not the default strategy: fit reads the tf.data pipeline, not arrays
 
 
 def scaled(batch_size: int, learning_rate: float, replicas: int) -> tuple[int, float]:
@@ -178,9 +179,12 @@ def placement(name: str, batch_size: int, learning_rate: float, timeout_seconds:
 
 def placed(strategy, name: str, batch_size: int, learning_rate: float) -> Placement:
     """The Placement of a strategy already made for `--strategy NAME` (a model's `distribute_strategy`)."""
+    import tensorflow as tf
+
     replicas = int(strategy.num_replicas_in_sync)
     batch, rate = scaled(batch_size, learning_rate, replicas)
-    return Placement(strategy, replicas, batch, rate, is_chief(name))
+    default = strategy is tf.distribute.get_strategy()  # called outside any scope: the default strategy
+    return Placement(strategy, replicas, batch, rate, is_chief(name), not default)
 
 
 def _multi_worker(cluster: Cluster, timeout_seconds: float):
