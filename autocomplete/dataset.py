@@ -133,6 +133,12 @@ def lstm_vocab_size(corpus: PreparedCorpus, config: TrainConfig) -> int:
     return FIRST_WORD_ID + int((counts >= config.lstm_min_count).sum())  # ids are sorted by count
 
 
+def beyond_as_unknown(ids: np.ndarray, lstm_vocab_size: int) -> np.ndarray:
+    """The ids the LSTM sees: words beyond its first `lstm_vocab_size` ids become the unknown marker ("some
+    other word")."""
+    return np.where(ids < lstm_vocab_size, ids, UNKNOWN_ID).astype(np.int32)
+
+
 def unseen_as_unknown(targets: np.ndarray, seen_ids: np.ndarray) -> np.ndarray:
     """Validation targets that the training part never shows become the unknown marker, which scoring counts
     but does not score: a model fitted on the training part cannot know them (the n-gram gives them 0, and so

@@ -9,22 +9,19 @@ from __future__ import annotations
 import contextlib
 import math
 
-import numpy as np
-
 from autocomplete.config import TrainConfig
-from autocomplete.dataset import windows
+from autocomplete.dataset import beyond_as_unknown, windows
 from autocomplete.errors import ClusterError, Interrupted
 from autocomplete.interrupts import Signals
 from autocomplete.validation import EpochTracker, Validation
-from autocomplete.vocab import UNKNOWN_ID
 
 NOTHING_SAVED = "training was interrupted before the first epoch finished: nothing was saved"
 
 
 def fit(lstm_vocab_size: int, config: TrainConfig, ids, n_train: int, validation: Validation | None,
         reporter, signals: Signals | None = None):  # fmt: skip
-    """Train a new network on the first n_train windows of the id stream `ids` (T,), read through the tf.data
-    pipeline, with early stopping, on the devices `config.strategy` names. Returns (the Keras model holding
+    """Train a new network on the first n_train windows of the id stream `ids` (T,) (read as `_epochs` says),
+    with early stopping, on the devices `config.strategy` names. Returns (the Keras model holding
     the best epoch's weights, its EpochTracker, whether a Ctrl-C stopped it); raises Interrupted if no epoch
     finished."""
     from autocomplete import devices
@@ -97,15 +94,14 @@ def _epochs(model, where, config: TrainConfig, callback, epochs: int, ids, stop:
     """`epochs` of model.fit over the windows of `ids` (T,) whose target index is below `stop`. On one device,
     when they are no more than `config.epoch_words`, as in-memory arrays (at most 12 bytes a window),
     shuffled by Keras; else, and under a distribution strategy, read from `ids` (a memmap) by the tf.data
-    pipeline a batch at a time, shuffled per epoch by it, at most `config.epoch_words` an epoch. (The
-    pipeline on the benchmark corpora: Sherlock's held-out perplexity 155.0 / 154.0 against 150.8-151.4
-    with the arrays, seeds 0-1, benchmarks/results/pipeline_check.md.)"""
+    pipeline a batch at a time, shuffled per epoch by it, at most `config.epoch_words` an epoch. (One device
+    keeps the arrays: the pipeline's order scored worse on Sherlock, benchmarks/results/pipeline_check.md.)"""
     from autocomplete.pipeline import distributed_windows
 
     lstm_vocab = model.output_shape[-1]
     if not where.distributed and stop - config.context <= config.epoch_words:
         contexts, targets = windows(ids[:stop], config.context)
-        x, y = (np.where(a < lstm_vocab, a, UNKNOWN_ID).astype(np.int32) for a in (contexts, targets))
+        x, y = beyond_as_unknown(contexts, lstm_vocab), beyond_as_unknown(targets, lstm_vocab)
         model.fit(x, y, batch_size=config.batch_size, epochs=epochs, shuffle=True, verbose=0,
                   callbacks=[callback])  # fmt: skip
         return

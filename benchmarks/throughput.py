@@ -49,13 +49,10 @@ VARIANTS = {
 
 def one_run(name: str) -> dict:
     """Train the variant for 2 epochs in this process; the seconds of each epoch."""
-    import numpy as np
-
     from autocomplete.config import TrainConfig
-    from autocomplete.dataset import lstm_vocab_size, prepare, validation_size, windows
+    from autocomplete.dataset import beyond_as_unknown, lstm_vocab_size, prepare, validation_size, windows
     from autocomplete.model import build_model, import_keras
     from autocomplete.pipeline import windows_dataset
-    from autocomplete.vocab import UNKNOWN_ID
 
     source, multiple, jit, spe = VARIANTS[name]
     config = TrainConfig()
@@ -87,8 +84,8 @@ def one_run(name: str) -> dict:
 
     if source == "numpy":
         contexts, targets = windows(corpus.ids, config.context)
-        x = np.where(contexts < f, contexts, UNKNOWN_ID)[:n_train]  # train.py's arrays before the pipeline
-        y = np.where(targets < f, targets, UNKNOWN_ID)[:n_train]
+        x = beyond_as_unknown(contexts, f)[:n_train]
+        y = beyond_as_unknown(targets, f)[:n_train]
         model.fit(x, y, batch_size=batch, epochs=2, shuffle=True, verbose=0, callbacks=[Timer()])
     else:
         data = windows_dataset(

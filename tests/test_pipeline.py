@@ -22,7 +22,7 @@ def stream(n: int = 103, vocab: int = 40, seed: int = 0) -> np.ndarray:
 
 
 def expected(ids, context, start, stop, lstm_vocab=None):
-    """The course's windows: dataset.windows, sliced by target index, rare ids as the unknown marker."""
+    """Today's windows: dataset.windows, sliced by target index, mapped as dataset.beyond_as_unknown does."""
     contexts, targets = windows(ids, context)
     rows = slice(max(start, context) - context, max(0, min(stop, len(ids)) - context))
     x, y = contexts[rows], targets[rows]
