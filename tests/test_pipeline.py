@@ -156,6 +156,32 @@ def test_the_order_is_well_mixed():
     assert np.abs(np.diff(order)).mean() > n / 4  # neighbours in a batch come from far apart
 
 
+@pytest.fixture(scope="module")
+def sampled_pass() -> tuple[int, np.ndarray]:
+    """One pass of a quarter of 3M windows (the whole git log's regime) of context 1, each window's first id
+    its index: (the window count, the pass's window indices in order)."""
+    n = 3_000_000
+    ids = np.arange(n + 1, dtype=np.int32)
+    return n, one_pass(windows_dataset(ids, 1, 0, n + 1, 4096, seed=0, per_pass=n // 4))[0][:, 0]
+
+
+@pytest.mark.slow
+def test_neighbouring_positions_take_unrelated_windows(sampled_pass):
+    _, order = sampled_pass  # one index_shuffle alone: 0.18-0.20 (seeds 0, 1), and 0.09 at 600,000 windows
+    assert abs(np.corrcoef(order[:-1], order[1:])[0, 1]) < 0.02
+
+
+@pytest.mark.slow
+def test_a_sampled_pass_is_even_over_the_text(sampled_pass):
+    # Counts per fiftieth of the text, as a chi-square scaled for sampling without repeats, stay near their
+    # 49 degrees of freedom (one index_shuffle alone: 185).
+    n, order = sampled_pass
+    parts, m = 50, len(order)
+    counts = np.bincount(order * parts // n, minlength=parts)
+    chi2 = ((counts - m / parts) ** 2 / (m / parts)).sum() / (1 - m / n)
+    assert chi2 < 100  # P(chi2 > 100 | 49 dof) < 1e-4
+
+
 @pytest.mark.slow
 def test_a_memmapped_stream_gives_the_same_windows(tmp_path):
     ids = stream(1000)
