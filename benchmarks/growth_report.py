@@ -6,6 +6,8 @@ import json
 import statistics
 from pathlib import Path
 
+from autocomplete.config import TrainConfig
+
 ORDER = ["1", "4", "16", "all"]
 MIB = 2**20
 
@@ -38,12 +40,13 @@ def row(r: dict) -> dict:
     seconds = epoch_seconds(r["events"])
     later = seconds[1:] or seconds  # the first epoch also traces the graph
     per_epoch = statistics.median(later)
-    train_words = r["words"] * 0.95
+    train_words = min(r["words"] * 0.95, TrainConfig().epoch_words)  # an epoch's words: sampled above that
     return {
         "label": r["label"], "mb": r["bytes"] / 1e6, "words": r["words"], "vocab": r["vocab"],
         "lstm_vocab": r["lstm_vocab"], "epochs": r["epochs_run"], "best": r["best_epoch"],
         "refit": r["refit_epochs"], "epoch_s": per_epoch, "first_epoch_s": seconds[0] if seconds else None,
-        "words_per_s": train_words / per_epoch, "total_s": r["seconds"], "phases": phases(r["events"]),
+        "epoch_words": train_words, "words_per_s": train_words / per_epoch, "total_s": r["seconds"],
+        "phases": phases(r["events"]),
         "peak_mib": r["peak_mib"], "saved_mb": r["saved_bytes"] / 1e6, "ngram_mb": r["ngram_bytes"] / 1e6,
         "ngram_mib": r["ngram_bytes"] / MIB, "cold_s": statistics.median(r["cold_predict_s"]),
         "cold_all": r["cold_predict_s"], "p50_ms": r["suggestion"]["p50_ms"],
@@ -70,13 +73,14 @@ def markdown(rows: list[dict]) -> str:
         "## Time",
         "",
         "Time per epoch is the median of the first training's epochs after the first (which also traces "
-        "the graph), the per-epoch validation included; words/s is the training part (95%) over it. "
+        "the graph), the per-epoch validation included; words/s is an epoch's words over it: the "
+        "training part (95%), or a random 1,000,000 of its words when it has more (`--epoch-words`). "
         "Phases: reading (two passes and encoding), the first training's epochs (from the end of "
         "reading: the held-out n-gram and TensorFlow's import included), mixing (the mix weight's "
         "scores, the adaptation's tuning, the final n-gram), the refit epochs, saving.",
         "",
-        "| prefix | words | epochs (best) + refit | s / epoch | words/s | s / epoch per M words | reading "
-        "| epochs | mixing | refit | saving | total | load |",
+        "| prefix | words | epochs (best) + refit | s / epoch | words/s | s / epoch per M epoch words "
+        "| reading | epochs | mixing | refit | saving | total | load |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
@@ -84,7 +88,7 @@ def markdown(rows: list[dict]) -> str:
         out.append(
             f"| {r['label']} MB ({r['mb']:.1f}) | {r['words']:,} | "
             f"{r['epochs']} ({r['best']}) + {r['refit']} | "
-            f"{r['epoch_s']:.1f} | {r['words_per_s']:,.0f} | {r['epoch_s'] / r['words'] * 1e6:.1f} | "
+            f"{r['epoch_s']:.1f} | {r['words_per_s']:,.0f} | {r['epoch_s'] / r['epoch_words'] * 1e6:.1f} | "
             f"{p['reading']:.0f} s | {p['epochs']:.0f} s | {p['mixing']:.0f} s | {p['refit']:.0f} s | "
             f"{p['saving']:.0f} s | {r['total_s'] / 60:.1f} min | {r['load'][0]:.1f} → {r['load'][1]:.1f} |"
         )
