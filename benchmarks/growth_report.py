@@ -56,6 +56,10 @@ def row(r: dict) -> dict:
     }  # fmt: skip
 
 
+def name(r: dict) -> str:
+    return "whole file" if r["label"] == "all" else f"{r['label']} MB"
+
+
 def markdown(rows: list[dict]) -> str:
     base = rows[0] if rows and rows[0]["label"] == "1" else None
     first = rows[0]
@@ -86,7 +90,7 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         p = r["phases"]
         out.append(
-            f"| {r['label']} MB ({r['mb']:.1f}) | {r['words']:,} | "
+            f"| {name(r)} ({r['mb']:.1f}) | {r['words']:,} | "
             f"{r['epochs']} ({r['best']}) + {r['refit']} | "
             f"{r['epoch_s']:.1f} | {r['words_per_s']:,.0f} | {r['epoch_s'] / r['epoch_words'] * 1e6:.1f} | "
             f"{p['reading']:.0f} s | {p['epochs']:.0f} s | {p['mixing']:.0f} s | {p['refit']:.0f} s | "
@@ -109,7 +113,7 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         bound = f"{1.5 * base['peak_mib'] + r['ngram_mib']:.0f} MiB" if base else "—"
         out.append(
-            f"| {r['label']} MB | {r['vocab']:,} ({r['lstm_vocab']:,}) | {r['peak_mib']:.0f} MiB | {bound} | "
+            f"| {name(r)} | {r['vocab']:,} ({r['lstm_vocab']:,}) | {r['peak_mib']:.0f} MiB | {bound} | "
             f"{r['saved_mb']:.1f} MB | {r['ngram_mb']:.1f} MB | {r['cold_s'] * 1000:.0f} ms | "
             f"{r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms |"
         )
