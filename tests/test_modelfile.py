@@ -88,7 +88,8 @@ def test_a_format_1_model_still_loads_and_predicts_as_it_did(store_home):
     predictor = modelfile.load(folder, meta)
     expected = np.load(FORMAT_1.parent / "model-format-1-probs.npy")  # the old code's predictions
     for context, probs in zip([[2, 2], [3, 4], [5, 6], [1, 7]], expected, strict=True):
-        np.testing.assert_array_equal(predictor.uncached_probs(context), probs)
+        # BLAS kernels round differently per CPU (an AVX-512 Xeon: 6e-7 relative); a misread weight is far off
+        np.testing.assert_allclose(predictor.uncached_probs(context), probs, rtol=1e-5, atol=0)
     assert store.load("old")[1].ngram.vocab_size == len(predictor.vocab)
 
 
