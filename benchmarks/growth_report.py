@@ -78,7 +78,8 @@ def markdown(rows: list[dict]) -> str:
         "",
         "Time per epoch is the median of the first training's epochs after the first (which also traces "
         "the graph), the per-epoch validation included; words/s is an epoch's words over it: the "
-        "training part (95%), or a random 1,000,000 of its words when it has more (`--epoch-words`). "
+        f"training part (95%), or a random {TrainConfig().epoch_words:,} of its words when it has more "
+        "(`--epoch-words`). "
         "Phases: reading (two passes and encoding), the first training's epochs (from the end of "
         "reading: the held-out n-gram and TensorFlow's import included), mixing (the mix weight's "
         "scores, the adaptation's tuning, the final n-gram), the refit epochs, saving.",
