@@ -202,6 +202,14 @@ def train(
             show_default=_default("refit_epochs"),
         ),
     ] = None,
+    softmax_samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Train on a sampled softmax of this many words a step instead of the whole vocabulary "
+            "(0: the whole); faster on a big vocabulary, and the saved model is the same kind.",
+            show_default=_default("softmax_samples"),
+        ),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Random seed, for a reproducible run.", show_default=_default("seed"))
     ] = None,
@@ -247,7 +255,8 @@ def train(
         tie_embeddings=tie_embeddings, epochs=epochs, patience=patience, batch_size=batch_size,
         learning_rate=learning_rate, epoch_words=epoch_words, val_split=val_split, max_vocab=max_vocab,
         min_count=min_count, ngram=ngram, lstm_min_count=lstm_min_count, refit_epochs=refit_epochs,
-        seed=seed, strategy=strategy, cluster_timeout=cluster_timeout, prune=prune,
+        softmax_samples=softmax_samples, seed=seed, strategy=strategy, cluster_timeout=cluster_timeout,
+        prune=prune,
     )  # fmt: skip
     result = train_with_progress(_read_once(files) if files else None, settings, out, name=name, force=force)
     out.print(render.training_summary(result))

@@ -30,6 +30,9 @@ class TrainConfig:
     # Above the benchmark corpora (<= 225k training words) and the 4 MB git-log prefix (650k).
     epoch_words: int = 1_000_000
     learning_rate: float = 3e-3
+    # Train on a sampled softmax of this many words a step instead of all V (0: the full softmax); the
+    # saved model, prediction and validation are the full softmax's either way (model.py).
+    softmax_samples: int = 0
     val_split: float = 0.05  # a small tail gives the first training more text; 0.1 scored worse
     max_vocab: int = 20000
     min_count: int = 1  # every word can be suggested; 2 saved fewer keystrokes
@@ -114,7 +117,7 @@ class TrainConfig:
             raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)} (got {self.strategy!r})")
         if not 0.0 < self.cluster_timeout <= 86400:
             raise UsageError(f"--cluster-timeout must be in (0, 86400] seconds (got {self.cluster_timeout})")
-        for name in ("patience", "refit_epochs"):
+        for name in ("patience", "refit_epochs", "softmax_samples"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be 0 or more (got {getattr(self, name)})")
         self.prune_counts()

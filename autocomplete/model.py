@@ -62,7 +62,48 @@ def build_model(vocab_size: int, config: TrainConfig):
         outputs = _tied_output(keras, embedding)(x)
     else:
         outputs = layers.Dense(vocab_size, activation="softmax", name="output")(x)
+    if config.softmax_samples and config.softmax_samples < vocab_size:
+        return _sampled_softmax_model(keras, inputs, outputs, keras.Model(inputs, x), config.softmax_samples)
     return keras.Model(inputs, outputs, name="next_word")
+
+
+def _sampled_softmax_model(keras, inputs, outputs, features, samples: int):
+    """The model, whose training loss is the sampled softmax's (Jean et al., 2015, "On using very large target
+    vocabulary"): each step scores the true words against `samples` words drawn log-uniformly (ids are
+    ranked by count, so that is Zipf's law), not against all V, with the log-probability of each draw
+    subtracted so the estimate stays consistent. Predicting, validating and the saved weights are the full
+    softmax's: only the step is cheaper. `features` is the model up to the softmax's input."""
+    import tensorflow as tf
+
+    class SampledSoftmax(keras.Model):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker]
+
+        def train_step(self, data):
+            x, y = data[0], data[1]
+            output = self.get_layer("output")
+            with tf.GradientTape() as tape:
+                if len(output.weights) == 1:  # tied: the softmax's matrix is the embedding's
+                    matrix, bias = self.get_layer("embedding").embeddings, output.weights[0]
+                else:
+                    matrix, bias = tf.transpose(output.weights[0]), output.weights[1]
+                loss = tf.reduce_mean(tf.nn.sampled_softmax_loss(
+                    weights=matrix, biases=bias, labels=tf.reshape(tf.cast(y, tf.int64), (-1, 1)),
+                    inputs=features(x, training=True), num_sampled=samples, num_classes=bias.shape[0],
+                ))  # fmt: skip
+                # As Keras' own step: each replica's loss over its share of the batch, the gradients summed
+                scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            gradients = tape.gradient(scaled, self.trainable_weights)
+            self.optimizer.apply_gradients(zip(gradients, self.trainable_weights, strict=True))
+            self.loss_tracker.update_state(loss, sample_weight=tf.shape(y)[0])
+            return {"loss": self.loss_tracker.result()}
+
+    return SampledSoftmax(inputs, outputs, name="next_word")
 
 
 def _tied_output(keras, embedding):

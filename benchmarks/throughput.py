@@ -1,10 +1,12 @@
 """Training throughput: words·epochs per second of `model.fit` on the Shakespeare train split, fed as today
 (in-memory numpy windows) and through `autocomplete.pipeline`, and the candidates for more speed: a larger
-batch with the learning rate scaled, XLA (`jit_compile=True`), `steps_per_execution`.
+batch with the learning rate scaled, XLA (`jit_compile=True`), `steps_per_execution`, a sampled softmax.
 
     python benchmarks/throughput.py --repeat 3               # every variant, interleaved, 3 runs each
     python benchmarks/throughput.py --repeat 1 --append      # one more round, added to the raw figures
     python benchmarks/throughput.py --report                 # results/throughput.md from the raw figures
+    python benchmarks/throughput.py --name sampled_softmax --only "numpy arrays (today)" "sampled 512"
+                                    # some variants, into results/sampled_softmax.jsonl and .md
 
 Each run is a fresh process: build the default model (config.py), compile, fit 2 epochs on the training
 windows (the validation tail left out, as `train` does) with a per-batch callback that reads the loss, as
@@ -32,18 +34,20 @@ sys.path.insert(0, str(ROOT))
 
 CORPUS = Path(os.environ.get("SHAKESPEARE", ROOT.parent / "shared/corpora/tinyshakespeare.txt"))
 TRAIN_LINES = 36000
-RAW = HERE / "results/throughput.jsonl"
-REPORT = HERE / "results/throughput.md"
+RESULTS = HERE / "results"
 
-# name -> (input, batch multiple of the default, jit_compile, steps_per_execution)
+# name -> (input, batch multiple of the default, jit_compile, steps_per_execution, softmax_samples)
 VARIANTS = {
-    "numpy arrays (today)": ("numpy", 1, False, 1),
-    "tf.data pipeline": ("pipeline", 1, False, 1),
-    "pipeline, batch 1024, lr x2": ("pipeline", 2, False, 1),
-    "pipeline, batch 2048, lr x4": ("pipeline", 4, False, 1),
-    "pipeline, jit_compile": ("pipeline", 1, True, 1),
-    "pipeline, steps_per_execution 16": ("pipeline", 1, False, 16),
-    "pipeline, batch 2048, jit, spe 16": ("pipeline", 4, True, 16),
+    "numpy arrays (today)": ("numpy", 1, False, 1, 0),
+    "tf.data pipeline": ("pipeline", 1, False, 1, 0),
+    "pipeline, batch 1024, lr x2": ("pipeline", 2, False, 1, 0),
+    "pipeline, batch 2048, lr x4": ("pipeline", 4, False, 1, 0),
+    "pipeline, jit_compile": ("pipeline", 1, True, 1, 0),
+    "pipeline, steps_per_execution 16": ("pipeline", 1, False, 16, 0),
+    "pipeline, batch 2048, jit, spe 16": ("pipeline", 4, True, 16, 0),
+    "sampled 256": ("numpy", 1, False, 1, 256),
+    "sampled 512": ("numpy", 1, False, 1, 512),
+    "sampled 1024": ("numpy", 1, False, 1, 1024),
 }
 
 
@@ -54,8 +58,8 @@ def one_run(name: str) -> dict:
     from autocomplete.model import build_model, import_keras
     from autocomplete.pipeline import windows_dataset
 
-    source, multiple, jit, spe = VARIANTS[name]
-    config = TrainConfig()
+    source, multiple, jit, spe, samples = VARIANTS[name]
+    config = TrainConfig(softmax_samples=samples)
     with tempfile.TemporaryDirectory() as folder:
         split = Path(folder) / "train.txt"
         with CORPUS.open(encoding="utf-8") as lines:
@@ -99,27 +103,28 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def run_all(repeat: int, append: bool) -> None:
+def run_all(repeat: int, append: bool, names: list[str], name: str) -> None:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()  # fmt: skip
     rows = []
     for round_ in range(repeat):
-        for name in VARIANTS:  # interleaved, so a change of load hits every variant alike
+        for variant in names:  # interleaved, so a change of load hits every variant alike
             before = load()
-            out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True,
+            out = subprocess.run([sys.executable, __file__, "--one", variant], capture_output=True, text=True,
                                  check=True).stdout  # fmt: skip
             row = json.loads(out.strip().splitlines()[-1])
             row.update(load_before=before, load_after=load(), commit=commit, round=round_,
                        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
             rows.append(row)
-            print(f"{name}: {row['windows'] / row['epoch_seconds'][1]:,.0f} words/s", flush=True)
-    with RAW.open("a" if append else "w", encoding="utf-8") as file:
+            print(f"{variant}: {row['windows'] / row['epoch_seconds'][1]:,.0f} words/s", flush=True)
+    with (RESULTS / f"{name}.jsonl").open("a" if append else "w", encoding="utf-8") as file:
         file.writelines(json.dumps(row) + "\n" for row in rows)
-    report()
+    report(name)
 
 
-def report() -> None:
-    rows = [json.loads(line) for line in RAW.read_text(encoding="utf-8").splitlines()]
+def report(name: str) -> None:
+    raw, out = RESULTS / f"{name}.jsonl", RESULTS / f"{name}.md"
+    rows = [json.loads(line) for line in raw.read_text(encoding="utf-8").splitlines()]
     base = None
     lines = [
         "# Training throughput (model.fit, one epoch)",
@@ -129,7 +134,8 @@ def report() -> None:
         "1-minute load average before and after each run is in the table",
         f"- commit: {', '.join(sorted({r['commit'] for r in rows}))}; "
         f"dates: {rows[0]['date']} to {rows[-1]['date']}",
-        "- command: `python benchmarks/throughput.py --repeat 3` (raw figures: `results/throughput.jsonl`)",
+        f"- command: `python benchmarks/throughput.py {command(name, rows)}` "
+        f"(raw figures: `results/{raw.name}`)",
         f"- corpus: the Shakespeare train split (first {TRAIN_LINES} lines), {rows[0]['words']:,} words; "
         f"{rows[0]['windows']:,} training windows (the 5% validation tail left out, as `train` does)",
         "- model: the defaults of config.py (context 2, embedding 64, LSTM 128, hidden 64, tied, "
@@ -140,8 +146,8 @@ def report() -> None:
         "| 2nd epoch s (all runs) | load |",
         "| --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
-    for name in VARIANTS:
-        mine = [r for r in rows if r["variant"] == name]
+    for variant in VARIANTS:
+        mine = [r for r in rows if r["variant"] == variant]
         if not mine:
             continue
         speeds = [r["windows"] / r["epoch_seconds"][1] for r in mine]
@@ -151,10 +157,18 @@ def report() -> None:
         seconds = ", ".join(f"{r['epoch_seconds'][1]:.1f}" for r in mine)
         loads = ", ".join(f"{r['load_before']:.1f}→{r['load_after']:.1f}" for r in mine)
         figures = f"{median:,.0f} | {median / base:.2f} | {first:.1f} | {seconds} | {loads}"
-        lines.append(f"| {name} | {len(mine)} | {figures} |")
-    kept = REPORT.read_text(encoding="utf-8").partition(READING)[2] if REPORT.exists() else ""
+        lines.append(f"| {variant} | {len(mine)} | {figures} |")
+    kept = out.read_text(encoding="utf-8").partition(READING)[2] if out.exists() else ""
     text = "\n".join(lines) + "\n"
-    REPORT.write_text(text + (f"\n{READING}{kept}" if kept else ""), encoding="utf-8")
+    out.write_text(text + (f"\n{READING}{kept}" if kept else ""), encoding="utf-8")
+
+
+def command(name: str, rows: list[dict]) -> str:
+    """The options that produced `rows`."""
+    if name == "throughput":
+        return "--repeat 3"
+    variants = " ".join(f'"{v}"' for v in VARIANTS if any(r["variant"] == v for r in rows))
+    return f"--repeat {max(r['round'] for r in rows) + 1} --name {name} --only {variants}"
 
 
 READING = "## Reading"  # the hand-written part of the report, kept when the table is written again
@@ -177,13 +191,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--append", action="store_true")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--name", default="throughput", help="results/NAME.jsonl and .md")
+    parser.add_argument("--only", nargs="+", choices=VARIANTS, help="these variants (default: all)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_run(args.one)))
     elif args.report:
-        report()
+        report(args.name)
     else:
-        run_all(args.repeat, args.append)
+        run_all(args.repeat, args.append, args.only or list(VARIANTS), args.name)
 
 
 if __name__ == "__main__":

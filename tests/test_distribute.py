@@ -281,11 +281,15 @@ def row(out: str, label: str) -> str:
 
 @pytest.mark.slow
 def test_mirrored_over_two_logical_cpus_trains_a_model_that_predicts(tmp_path):
-    code, out, err = finish(start(tmp_path, "--strategy", "mirrored", logical_cpus=2))
+    # With the sampled softmax: its step scales its loss for the replicas itself (model.py)
+    args = ("--strategy", "mirrored", "--softmax-samples", "8")
+    code, out, err = finish(start(tmp_path, *args, logical_cpus=2))
     assert (code, err) == (0, "")
     assert "2, in step: batch and learning rate × 2" in row(out, "replicas")
     meta = meta_of(tmp_path)
     assert meta["replicas"] == 2 and meta["config"]["strategy"] == "mirrored"
+    corpus = dataset.prepare([write_corpus(tmp_path)], TrainConfig())
+    assert meta["config"]["softmax_samples"] == 8 < dataset.lstm_vocab_size(corpus, TrainConfig())
     assert meta["refit_epochs"] == 1 and meta["interrupted_during"] is None
     assert len(predicts(tmp_path)) == 5
 

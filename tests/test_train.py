@@ -129,6 +129,7 @@ def test_only_punctuation_is_refused(tmp_path, store_home):
         ({"units": -3}, "--units must be at least 1"),
         ({"refit_epochs": -1}, "--refit-epochs must be 0 or more"),
         ({"epoch_words": 0}, "--epoch-words must be at least 1"),
+        ({"softmax_samples": -1}, r"--softmax-samples must be 0 or more \(got -1\)"),
     ],
 )
 def test_bad_settings_are_refused(corpus_file, store_home, change, message):
@@ -455,12 +456,13 @@ def test_every_cli_option_reaches_the_saved_config(corpus_file, store_home):
         "5", "--dropout", "0.1", "--no-tie-embeddings", "--epochs", "1", "--patience", "2", "--batch-size",
         "128", "--learning-rate", "0.01", "--val-split", "0.2", "--max-vocab", "40", "--min-count", "2",
         "--ngram", "--lstm-min-count", "4", "--refit-epochs", "1", "--seed", "9", "--epoch-words", "250",
+        "--softmax-samples", "8",
     )  # fmt: skip
     info, predictor = store.load("opts")
     assert modelfile.config_of(info.meta) == TrainConfig(
         context=3, embedding_dim=6, units=7, hidden=5, dropout=0.1, tie_embeddings=False, epochs=1,
         patience=2, batch_size=128, learning_rate=0.01, val_split=0.2, max_vocab=40, min_count=2, ngram=True,
-        lstm_min_count=4, refit_epochs=1, seed=9, epoch_words=250,
+        lstm_min_count=4, refit_epochs=1, seed=9, epoch_words=250, softmax_samples=8,
     )  # fmt: skip
     lstm = predictor.lstm
     assert (lstm.embedding.shape[1], lstm.lstm_recurrent.shape[0], lstm.hidden_kernel.shape[1]) == (6, 7, 5)
