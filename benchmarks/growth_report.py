@@ -122,8 +122,13 @@ def markdown(rows: list[dict]) -> str:
 
 
 def write(records: dict[str, dict], results: Path) -> None:
-    rows = [row(records[label]) for label in ORDER if label in records]
-    (results / "growth.json").write_text(json.dumps(rows, indent=1) + "\n")
+    """The rows of `records`, and those already in growth.json for sizes they do not measure again (the raw
+    records live in the work folder, outside the repository, and may be gone)."""
+    data = results / "growth.json"
+    kept = {r["label"]: r for r in json.loads(data.read_text())} if data.exists() else {}
+    kept.update({label: row(record) for label, record in records.items()})
+    rows = [kept[label] for label in ORDER if label in kept]
+    data.write_text(json.dumps(rows, indent=1) + "\n")
     text = markdown(rows)
     path = results / "growth.md"
     old = path.read_text() if path.exists() else ""
