@@ -206,7 +206,8 @@ def train(
         int | None,
         typer.Option(
             help="Train on a sampled softmax of this many words a step instead of the whole vocabulary "
-            "(0: the whole); faster on a big vocabulary, and the saved model is the same kind.",
+            "(0: the whole; the refit epochs use the whole); faster on a big vocabulary, and the saved "
+            "model is the same kind.",
             show_default=_default("softmax_samples"),
         ),
     ] = None,

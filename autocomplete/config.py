@@ -30,8 +30,8 @@ class TrainConfig:
     # Above the benchmark corpora (<= 225k training words) and the 4 MB git-log prefix (650k).
     epoch_words: int = 1_000_000
     learning_rate: float = 3e-3
-    # Train on a sampled softmax of this many words a step instead of all V (0: the full softmax); the
-    # saved model, prediction and validation are the full softmax's either way (model.py).
+    # Train the first training on a sampled softmax of this many words a step instead of all V (0: the full
+    # softmax); the refit, the saved model, prediction and validation are the full softmax's (model.py).
     softmax_samples: int = 0
     val_split: float = 0.05  # a small tail gives the first training more text; 0.1 scored worse
     max_vocab: int = 20000

@@ -106,6 +106,14 @@ def _sampled_softmax_model(keras, inputs, outputs, features, samples: int):
     return SampledSoftmax(inputs, outputs, name="next_word")
 
 
+def full_softmax(model):
+    """The model with Keras' own training step, over the full softmax: `model` itself, or for a sampled
+    softmax's a model of the same layers (training it trains theirs), for the refit to polish every word."""
+    if type(model).__name__ != "SampledSoftmax":
+        return model
+    return import_keras().Model(model.inputs, model.outputs, name="next_word")
+
+
 def _tied_output(keras, embedding):
     """The softmax layer that reuses the embedding matrix E as its kernel, softmax(x @ E^T + b): a word's
     input and output vectors are one (Press & Wolf, 2017, "Using the output embedding to improve language

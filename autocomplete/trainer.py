@@ -54,20 +54,22 @@ def fit(lstm_vocab_size: int, config: TrainConfig, ids, n_train: int, validation
 
 def refit(config: TrainConfig, ids, model, reporter, signals: Signals | None = None) -> bool:
     """`config.refit_epochs` more epochs for the network validation chose, on every window of `ids` (the
-    validation tail included, where some words occur and nowhere else), at a third of the learning rate.
-    False if interrupted, with the weights put back as validation chose them."""
+    validation tail included, where some words occur and nowhere else), at a third of the learning rate,
+    over the full softmax even when the first training sampled it. False if interrupted, with the weights
+    put back as validation chose them."""
     from autocomplete import devices
-    from autocomplete.model import import_keras
+    from autocomplete.model import full_softmax, import_keras
 
     keras = import_keras()
     strategy = model.distribute_strategy  # the refit trains on the devices the first training chose
     where = devices.placed(strategy, config.strategy, config.batch_size, config.learning_rate)
-    keep = model.get_weights()
     with where.strategy.scope():
+        model = full_softmax(model)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=where.learning_rate / 3),
             loss="sparse_categorical_crossentropy",
         )
+    keep = model.get_weights()
     words = min(len(ids) - config.context, config.epoch_words)
     reporter.start(config.refit_epochs, math.ceil(words / where.batch_size), words)
     callback = epoch_callback(keras, EpochTracker(config.refit_epochs), reporter, signals)

@@ -55,3 +55,25 @@ def test_as_many_samples_as_words_is_the_full_softmax():
     for samples in (0, VOCAB, VOCAB + 1):
         model = build_model(VOCAB, replace(TrainConfig(), softmax_samples=samples))
         assert type(model).__name__ == "Functional"
+
+
+@pytest.mark.slow
+def test_the_refit_model_trains_the_same_layers_through_the_full_softmax():
+    from autocomplete.model import full_softmax, import_keras
+
+    keras = import_keras()
+    sampled, _ = fitted(replace(TrainConfig(), softmax_samples=10, dropout=0.0), epochs=2)
+    full = full_softmax(sampled)
+    assert type(full).__name__ == "Functional" and full_softmax(full) is full
+    full.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="sparse_categorical_crossentropy")
+    x, y = a_fixed_sequence()
+    before = sampled.get_weights()
+    p = sampled.predict(x, batch_size=1024, verbose=0)
+    # Its loss is the full softmax's cross-entropy over all 200 words, not the sampled estimate
+    full_loss = -np.log(p[np.arange(len(y)), y]).mean()
+    np.testing.assert_allclose(full.evaluate(x, y, batch_size=1024, verbose=0), full_loss, rtol=1e-4)
+    full.fit(x, y, batch_size=512, epochs=1, verbose=0)
+    after = sampled.get_weights()  # training the full model moved the sampled model's own weights
+    assert all(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    for a, b in zip(after, full.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
