@@ -60,13 +60,20 @@ def name(r: dict) -> str:
     return "whole file" if r["label"] == "all" else f"{r['label']} MB"
 
 
+def machines(rows: list[dict]) -> str:
+    """The machine, or with rows measured on several, each with the rows measured on it."""
+    kinds = list(dict.fromkeys(r["machine"] for r in rows))
+    if len(kinds) == 1:
+        return kinds[0]
+    return "; ".join(f"{', '.join(name(r) for r in rows if r['machine'] == m)}: {m}" for m in kinds)
+
+
 def markdown(rows: list[dict]) -> str:
     base = rows[0] if rows and rows[0]["label"] == "1" else None
-    first = rows[0]
     out = [
         "# Growth curve of a default training (issue 16)",
         "",
-        f"- machine: {first['machine']}; shared with other work: the 1-minute load average before each "
+        f"- machine: {machines(rows)}; shared with other work: the 1-minute load average before each "
         "training and after its measurements is in the last column",
         f"- commit: {', '.join(sorted({r['commit'] for r in rows}))}; dates: "
         f"{min(r['date'] for r in rows)} to {max(r['date'] for r in rows)}",
