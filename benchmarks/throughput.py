@@ -1,6 +1,7 @@
 """Training throughput: words·epochs per second of `model.fit` on the Shakespeare train split, fed as today
 (in-memory numpy windows) and through `autocomplete.pipeline`, and the candidates for more speed: a larger
-batch with the learning rate scaled, XLA (`jit_compile=True`), `steps_per_execution`, a sampled softmax.
+batch with the learning rate scaled, XLA (`jit_compile=True`), `steps_per_execution`, a sampled softmax,
+TensorFlow's thread pools (TF_NUM_INTEROP_THREADS, TF_NUM_INTRAOP_THREADS) and oneDNN (TF_ENABLE_ONEDNN_OPTS).
 
     python benchmarks/throughput.py --repeat 3               # every variant, interleaved, 3 runs each
     python benchmarks/throughput.py --repeat 1 --append      # one more round, added to the raw figures
@@ -48,6 +49,17 @@ VARIANTS = {
     "sampled 256": ("numpy", 1, False, 1, 256),
     "sampled 512": ("numpy", 1, False, 1, 512),
     "sampled 1024": ("numpy", 1, False, 1, 1024),
+    "inter-op threads 1": ("numpy", 1, False, 1, 0),
+    "inter-op 1, intra-op 2": ("numpy", 1, False, 1, 0),
+    "intra-op threads 1": ("numpy", 1, False, 1, 0),
+    "oneDNN off": ("numpy", 1, False, 1, 0),
+}
+# TensorFlow's thread pools and oneDNN, set in the run's environment (read once, when TensorFlow starts)
+VARIANT_ENV = {
+    "inter-op threads 1": {"TF_NUM_INTEROP_THREADS": "1"},
+    "inter-op 1, intra-op 2": {"TF_NUM_INTEROP_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "2"},
+    "intra-op threads 1": {"TF_NUM_INTRAOP_THREADS": "1"},
+    "oneDNN off": {"TF_ENABLE_ONEDNN_OPTS": "0"},
 }
 
 
@@ -110,8 +122,9 @@ def run_all(repeat: int, append: bool, names: list[str], name: str) -> None:
     for round_ in range(repeat):
         for variant in names:  # interleaved, so a change of load hits every variant alike
             before = load()
+            env = {**os.environ, **VARIANT_ENV.get(variant, {})}
             out = subprocess.run([sys.executable, __file__, "--one", variant], capture_output=True, text=True,
-                                 check=True).stdout  # fmt: skip
+                                 check=True, env=env).stdout  # fmt: skip
             row = json.loads(out.strip().splitlines()[-1])
             row.update(load_before=before, load_after=load(), commit=commit, round=round_,
                        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
