@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -177,11 +178,10 @@ def report(name: str) -> None:
 
 
 def command(name: str, rows: list[dict]) -> str:
-    """The options that produced `rows`."""
-    if name == "throughput":
-        return "--repeat 3"
-    variants = " ".join(f'"{v}"' for v in VARIANTS if any(r["variant"] == v for r in rows))
-    return f"--repeat {max(r['round'] for r in rows) + 1} --name {name} --only {variants}"
+    """The options that run as many rounds of the variants as `rows` holds (appended rounds included)."""
+    runs = Counter(r["variant"] for r in rows)
+    variants = " ".join(f'"{v}"' for v in VARIANTS if v in runs)
+    return f"--repeat {max(runs.values())} --name {name} --only {variants}"
 
 
 READING = "## Reading"  # the hand-written part of the report, kept when the table is written again
