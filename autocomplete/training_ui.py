@@ -22,7 +22,7 @@ def train_with_progress(
     force: bool = False,
 ):
     """Train `files` (none: the bundled corpus, announced) with a progress bar; the TrainResult."""
-    from autocomplete import bundled, render
+    from autocomplete import bundled, progress
     from autocomplete.train import train
 
     if not files:
@@ -30,7 +30,7 @@ def train_with_progress(
         console.print(Text.assemble("Training on the bundled corpus ", (files[0].name, "bold")))
     else:
         files, name = _expanded(files, console, name)
-    reporter = render.RichReporter(console)
+    reporter = progress.RichReporter(console)
     try:
         return train(files, config, name=name, force=force, reporter=reporter)
     finally:

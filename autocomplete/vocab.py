@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -25,7 +26,6 @@ class Vocabulary:
 
     words: tuple[str, ...]
     index: dict[str, int] = field(init=False, repr=False, compare=False)
-    _sorted: tuple[list[str], np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.words[: len(MARKERS)] != MARKERS:
@@ -33,9 +33,13 @@ class Vocabulary:
         object.__setattr__(self, "index", {w: i for i, w in enumerate(self.words)})
         if len(self.index) != len(self.words):
             raise ValueError("a vocabulary lists each word once")
-        real = sorted((w, i) for i, w in enumerate(self.words) if i >= FIRST_WORD_ID)
-        ids = np.array([i for _, i in real], dtype=np.int64)
-        object.__setattr__(self, "_sorted", ([w for w, _ in real], ids))
+
+    @functools.cached_property
+    def _sorted(self) -> tuple[list[str], np.ndarray]:
+        """The real words in string order and their ids: built at the first completion, not at every load
+        (a cold `predict` of the next word never needs it)."""
+        ids = sorted(range(FIRST_WORD_ID, len(self.words)), key=self.words.__getitem__)
+        return [self.words[i] for i in ids], np.array(ids, dtype=np.int64)
 
     @classmethod
     def build(cls, counts: Counter[str], max_words: int = 20000, min_count: int = 1) -> Vocabulary:
@@ -79,7 +83,7 @@ class Vocabulary:
     @classmethod
     def from_json(cls, data: dict) -> Vocabulary:
         index_word = data["index_word"]
-        words = tuple(index_word[str(i)] for i in range(len(index_word)))
+        words = tuple(map(index_word.__getitem__, map(str, range(len(index_word)))))
         vocab = cls(words)
         if data.get("word_index", vocab.index) != vocab.index:
             raise ValueError("word_index disagrees with index_word")

@@ -182,15 +182,15 @@ def leftovers(home: Path) -> list[str]:
 @pytest.fixture
 def ctrl_c_after_epoch(monkeypatch):
     """The front ends' progress bar raises KeyboardInterrupt, as Ctrl-C does, when epoch `n` ends: set(n)."""
-    from autocomplete import render
+    from autocomplete import progress
 
     at = {"epoch": 1}
 
-    class Interrupting(render.RichReporter):
+    class Interrupting(progress.RichReporter):
         def epoch(self, epoch, loss, val_perplexity, improved):
             super().epoch(epoch, loss, val_perplexity, improved)
             if epoch == at["epoch"]:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(render, "RichReporter", Interrupting)
+    monkeypatch.setattr(progress, "RichReporter", Interrupting)
     return lambda n: at.update(epoch=n)

@@ -14,6 +14,7 @@ import autocomplete
 
 HEAVY = ("tensorflow", "keras")
 SLOW = ("pydantic",)  # typer 0.29 parses arguments with it: 0.15 s of a 0.5 s `predict`
+SLOW_MODULES = ("rich.progress",)  # training's and learn's bars only: ~15 ms of every `predict` otherwise
 TRAINING_MODULES = {"autocomplete.train", "autocomplete.trainer", "autocomplete.model"}  # may import Keras
 
 
@@ -62,7 +63,7 @@ def heavy(names) -> list[str]:
         "--version",
     ],
 )
-def test_commands_never_import_tensorflow_or_pydantic(make_model, store_home, args):
+def test_commands_never_import_tensorflow_pydantic_or_progress_bars(make_model, store_home, args):
     make_model("m")
     result = python("-X", "importtime", "-m", "autocomplete", *args, home=store_home)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -70,6 +71,7 @@ def test_commands_never_import_tensorflow_or_pydantic(make_model, store_home, ar
     assert "autocomplete.cli" in names  # the parse worked
     assert heavy(names) == []
     assert sorted(n for n in names if n.split(".")[0] in SLOW) == []
+    assert sorted(n for n in names if n in SLOW_MODULES) == []
 
 
 def test_predict_stdin_never_imports_tensorflow(make_model, store_home):

@@ -109,11 +109,11 @@ def test_the_progress_bar_shows_the_bytes_read_and_the_rate():
 
     from rich.console import Console
 
-    from autocomplete import render
+    from autocomplete import progress
 
     out, clock = io.StringIO(), itertools.count(0.0, 0.5)  # half a second per look at the clock
     console = Console(file=out, width=100, force_terminal=True, color_system=None)
-    reporter = render.RichReporter(console, get_time=lambda: next(clock))
+    reporter = progress.RichReporter(console, get_time=lambda: next(clock))
     for done in (1_000_000, 2_000_000, 3_000_000):
         reporter.reading(dataset.COUNTING, done, 3_000_000)
     reporter.reading(dataset.ENCODING, 1_500_000, 3_000_000)
@@ -131,11 +131,11 @@ def test_each_epoch_line_shows_the_words_per_second():
 
     from rich.console import Console
 
-    from autocomplete import render
+    from autocomplete import progress
 
     out, clock = io.StringIO(), iter([10.0, 12.0, 16.0])  # epoch 1 takes 2 s, epoch 2 takes 4 s
     console = Console(file=out, width=120, force_terminal=False, color_system=None)
-    reporter = render.RichReporter(console, get_time=lambda: next(clock))
+    reporter = progress.RichReporter(console, get_time=lambda: next(clock))
     reporter.start(2, 10, 5000)
     reporter.epoch(1, 5.5, 300.0, True)
     reporter.epoch(2, 5.4, 310.0, False)
