@@ -50,6 +50,8 @@ VARIANTS = {
     "sampled 256": ("numpy", 1, False, 1, 256),
     "sampled 512": ("numpy", 1, False, 1, 512),
     "sampled 1024": ("numpy", 1, False, 1, 1024),
+    "sampled 256, batch 1024, lr x2": ("numpy", 2, False, 1, 256),
+    "sampled 256, batch 2048, lr x4": ("numpy", 4, False, 1, 256),
     "inter-op threads 1": ("numpy", 1, False, 1, 0),
     "inter-op 1, intra-op 2": ("numpy", 1, False, 1, 0),
     "intra-op threads 1": ("numpy", 1, False, 1, 0),
