@@ -62,13 +62,15 @@ class Tuning:
     seconds: float
 
 
-def target_probs(batch_probs: Callable, ids: np.ndarray, start: int, context_size: int) -> np.ndarray:
+def target_probs(batch_probs: Callable, ids: np.ndarray, start: int, context_size: int,
+                 batch: int = 64) -> np.ndarray:  # fmt: skip
     """p_model(ids[i] | the context_size ids before it) for i in start..T-1, (T - start,) float64, from
-    `batch_probs((batch, context_size)) -> (batch, V)`; positions before context_size see boundaries."""
+    `batch_probs((batch, context_size)) -> (batch, V)`; positions before context_size see boundaries. Small
+    batches, as metrics.score's: at 512 a 20k-word mix's temporaries were training's peak memory."""
     padded = np.concatenate([np.full(context_size, 2, np.int64), np.asarray(ids, np.int64)])
     out = np.empty(len(ids) - start)
-    for lo in range(start, len(ids), 512):
-        hi = min(lo + 512, len(ids))
+    for lo in range(start, len(ids), batch):
+        hi = min(lo + batch, len(ids))
         contexts = np.stack([padded[i : i + context_size] for i in range(lo, hi)])
         out[lo - start : hi - start] = np.asarray(batch_probs(contexts))[np.arange(hi - lo), ids[lo:hi]]
     return out
