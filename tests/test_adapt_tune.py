@@ -36,6 +36,14 @@ def test_target_probs_are_the_models_probability_of_each_next_token(stream):
         assert p[i - cut] == pytest.approx(float(model.next_word_probs(ids[i - 2 : i])[ids[i]]), rel=1e-6)
 
 
+def test_target_probs_do_not_depend_on_the_batch(stream):
+    """The batch bounds the temporaries' memory (benchmarks/results/mixing_memory.md), never the answer."""
+    _, _, ids, cut, model = stream
+    expected = target_probs(model.batch_probs, ids, cut, 2, batch=len(ids))
+    for batch in (1, 7, 64):
+        np.testing.assert_array_equal(target_probs(model.batch_probs, ids, cut, 2, batch=batch), expected)
+
+
 def test_a_repetitive_document_gets_a_cache_that_beats_the_model(stream):
     tokens, vocab, ids, cut, model = stream
     model_p = target_probs(model.batch_probs, ids, cut, 2)

@@ -103,6 +103,25 @@ def test_evaluate_by_hand(hand_file):
     assert out["scored"] == 9 and out["unknown"] == 1 and out["ksr"]["keystrokes"] == 17
 
 
+def test_scores_do_not_depend_on_the_batch():
+    """The batch bounds the temporaries' memory (benchmarks/results/mixing_memory.md), never the figures."""
+    from autocomplete.dataset import windows
+    from autocomplete.metrics import score
+
+    tokens = tokenize(CORPUS_TEXT)
+    vocab = Vocabulary.build(Counter(tokens))
+    ids = vocab.encode(tokens)
+    ngram = KneserNey.fit(ids, len(vocab), 3, discount=None)
+    model = Predictor(vocab, 2, random_lstm(len(vocab)), ngram, 0.5)
+    contexts, targets = windows(ids, 2)
+    whole = score(model.batch_probs, contexts, targets, batch=len(targets))
+    for batch in (1, 7, 64):
+        s = score(model.batch_probs, contexts, targets, batch=batch)
+        assert (s.words, s.unknown, s.top1, s.top3, s.top5) == (whole.words, whole.unknown, whole.top1,
+                                                                 whole.top3, whole.top5)  # fmt: skip
+        assert s.perplexity == pytest.approx(whole.perplexity, rel=1e-9)
+
+
 def test_tied_words_rank_as_suggest_lists_them(tmp_path):
     """A tie is not a hit for every word in it: suggest() lists tied words by id, and so does the rank."""
     model = TableModel(rows={}, default={"a": 0.5, "b": 0.5})
