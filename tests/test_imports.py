@@ -14,7 +14,7 @@ import autocomplete
 
 HEAVY = ("tensorflow", "keras")
 SLOW = ("pydantic",)  # typer 0.29 parses arguments with it: 0.15 s of a 0.5 s `predict`
-SLOW_MODULES = ("rich.progress",)  # training's and learn's bars only: ~15 ms of every `predict` otherwise
+SLOW_MODULES = ("rich.progress",)  # training's and learn's bars only: ~9 ms of every `predict` otherwise
 TRAINING_MODULES = {"autocomplete.train", "autocomplete.trainer", "autocomplete.model"}  # may import Keras
 
 
