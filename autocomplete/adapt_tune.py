@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autocomplete.adapt import MAX_TOTAL_WEIGHT, ORDERS, AdaptParams, Cache, Rule
-from autocomplete.metrics import FIRST_WORD_ID
+from autocomplete.metrics import FIRST_WORD_ID, PROBS_BATCH
 from autocomplete.text import BOUNDARY, UNKNOWN
 from autocomplete.vocab import Vocabulary
 from autocomplete.wordcounts import Counts, Lexicon, context_code
@@ -63,10 +63,9 @@ class Tuning:
 
 
 def target_probs(batch_probs: Callable, ids: np.ndarray, start: int, context_size: int,
-                 batch: int = 64) -> np.ndarray:  # fmt: skip
+                 batch: int = PROBS_BATCH) -> np.ndarray:  # fmt: skip
     """p_model(ids[i] | the context_size ids before it) for i in start..T-1, (T - start,) float64, from
-    `batch_probs((batch, context_size)) -> (batch, V)`; positions before context_size see boundaries. Small
-    batches, as metrics.score's: at 512 a 20k-word mix's temporaries were training's peak memory."""
+    `batch_probs((batch, context_size)) -> (batch, V)`; positions before context_size see boundaries."""
     padded = np.concatenate([np.full(context_size, 2, np.int64), np.asarray(ids, np.int64)])
     out = np.empty(len(ids) - start)
     for lo in range(start, len(ids), batch):

@@ -49,10 +49,13 @@ def tie_rank(probs: np.ndarray, p: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (ahead | tied).sum(axis=1)
 
 
-def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = 64) -> NextWordScores:
-    """Score `batch_probs(contexts) -> (n, V)` on the windows (contexts (n, N), targets (n,)). 64 windows a
-    batch: each (batch, V) float64 temporary stays ~10 MB at 20k words (256 made training's peak), and no
-    slower (benchmarks/results/mixing_memory.md)."""
+# Windows per batch_probs call in the passes over many windows: each (batch, V) float64 temporary stays ~10 MB
+# at 20k words (256 and 512 made training's peak memory), and no slower (benchmarks/results/mixing_memory.md).
+PROBS_BATCH = 64
+
+
+def score(batch_probs, contexts: np.ndarray, targets: np.ndarray, batch: int = PROBS_BATCH) -> NextWordScores:
+    """Score `batch_probs(contexts) -> (n, V)` on the windows (contexts (n, N), targets (n,))."""
     unknown = int((targets == UNKNOWN_ID).sum())
     keep = targets >= FIRST_WORD_ID
     contexts, targets = contexts[keep], targets[keep]
